@@ -1,0 +1,1461 @@
+/*
+ * The local platform: every run is a process on this host.
+ *
+ * A run lives in STATE/runs/ID/ (ID is the run key, plus ".ATTEMPT" when a
+ * retry reuses the key): work/ is a private copy of the bundle and the
+ * job's cwd, and a few small files are written atomically by a supervisor,
+ * `jobfs --platform-helper local ...`, one per run:
+ *
+ *   pid            "PID STARTTIME" of the supervisor; the start time (field
+ *                  22 of /proc/PID/stat) guards against pid reuse
+ *   exit           "CODE CANCELLED SIGNAL" once the job has ended
+ *   lasterr        the job's last stderr line, for the error message
+ *   cancel_reason  written by cancel; a supervisor that has not started
+ *                  the job yet does not start it
+ *
+ * The supervisor is detached from the daemon (double fork, own session),
+ * so a run survives a crash or restart of the daemon: it starts the job in
+ * its own process group, copies stdout to result and log and stderr to
+ * log, turns a SIGTERM from cancel into SIGTERM to the job's group and
+ * SIGKILL after the grace period, and finally records the exit status.
+ * status and cancel only read these files, so any instance opened on the
+ * same state dir, e.g. a restarted daemon's, sees every run.
+ *
+ * One watcher thread follows the run dirs with inotify and calls
+ * env->changed when a pid or exit file appears, so the core does not have
+ * to wait for its next poll to see a run start or end.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fsutil.h"
+#include "local.h"
+#include "log.h"
+
+#define LOCAL_DEFAULT_GRACE 5.0
+#define LOCAL_MAX_GRACE	    86400.0
+#define LOCAL_START_WAIT    2.0	 /* submit waits this long for the pid file */
+#define LOCAL_STARTING_AGE  10.0 /* a run dir without pid file is starting */
+#define LOCAL_DRAIN_IDLE    1.0	 /* after the job exits: quiet pipes end it */
+#define LOCAL_DRAIN_MAX	    10.0 /* ... and a chatty background process too */
+#define LOCAL_LASTERR_MAX   200
+#define LOCAL_SMALL_FILE    4096
+
+struct local_watch {
+	int wd;
+	char *id;
+};
+
+struct local {
+	struct platform base;
+	char *runs_dir; /* absolute: the job's cwd changes, paths must not */
+	double grace;
+	void (*changed)(void *ctx, const char *remote_id);
+	void *changed_ctx;
+	int inotify_fd;
+	int wake_fd; /* eventfd: tells the watcher thread to stop */
+	pthread_t watcher;
+	pthread_mutex_t lock; /* guards watches */
+	struct local_watch *watches;
+	size_t nwatches;
+	size_t watches_cap;
+};
+
+/* What to execute for an entry point. */
+struct local_entry {
+	char path[PATH_MAX];	   /* the file, in the bundle or absolute */
+	const char *const *interp; /* e.g. {"java", "-jar", NULL}; or NULL */
+	bool needs_exec_bit; /* shebang without exec bit: chmod the copy */
+};
+
+/* A NULL-terminated array of strings it owns (argv, envp). */
+struct strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+static const struct {
+	const char *ext;
+	const char *const argv[3];
+} local_interpreters[] = {
+    {".py", {"python3", NULL}},
+    {".sh", {"sh", NULL}},
+    {".jar", {"java", "-jar", NULL}},
+    {".R", {"Rscript", NULL}},
+};
+
+static struct local *local_from(struct platform *p)
+{
+	assert(p && p->ops == &local_platform);
+	return (struct local *)p;
+}
+
+static int path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Run ids are file names we made: refuse anything else (no "../x"). */
+static bool is_valid_id(const char *id)
+{
+	size_t len = id ? strlen(id) : 0;
+	if (len == 0 || len > NAME_MAX || id[0] == '.')
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789._-") == len;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	return path_join(path, sizeof(path), dir, name) == 0 &&
+	       stat(path, &st) == 0;
+}
+
+/* Modification time in epoch seconds, 0 when the file is missing. */
+static double file_mtime(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (path_join(path, sizeof(path), dir, name) < 0 || stat(path, &st) < 0)
+		return 0;
+	return (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+}
+
+static int read_run_file(const char *dir, const char *name, char **text_out)
+{
+	char path[PATH_MAX];
+	int rc = path_join(path, sizeof(path), dir, name);
+	if (rc < 0)
+		return rc;
+	return fsutil_read_all(path, LOCAL_SMALL_FILE, text_out, NULL);
+}
+
+static int write_run_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	int rc = path_join(path, sizeof(path), dir, name);
+	if (rc < 0)
+		return rc;
+	return fsutil_write_atomic(path, text, strlen(text), 0644);
+}
+
+/* State and start time of a process; @pid 0 is this process. */
+static int proc_stat(pid_t pid, char *state_out, unsigned long long *start_out)
+{
+	char path[64], *text;
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	int rc = fsutil_read_all(path, LOCAL_SMALL_FILE, &text, NULL);
+	if (rc < 0)
+		return rc;
+	/* The command name may hold spaces and parens: parse after the last. */
+	const char *p = strrchr(text, ')');
+	int n = p ? sscanf(p + 1,
+			   " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+			   "%*s %*s %*s %*s %*s %*s %*s %llu",
+			   state_out, start_out)
+		  : 0;
+	free(text);
+	return n == 2 ? 0 : -EPROTO;
+}
+
+/* ---- argv and environment ---- */
+
+/* Appends @str, which it takes (NULL means out of memory). */
+static int strv_take(struct strv *s, char *str)
+{
+	if (!str)
+		return -ENOMEM;
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			free(str);
+			return -ENOMEM;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+static int strv_push(struct strv *s, const char *str)
+{
+	return strv_take(s, strdup(str));
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static const char *const *interpreter_for(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *ext = strrchr(base ? base + 1 : path, '.');
+	size_t n = sizeof(local_interpreters) / sizeof(local_interpreters[0]);
+	for (size_t i = 0; ext && i < n; i++)
+		if (strcmp(ext, local_interpreters[i].ext) == 0)
+			return local_interpreters[i].argv;
+	return NULL;
+}
+
+/* The job's environment: the daemon's, with run->env winning. */
+static int build_envp(const json_t *env, struct strv *out)
+{
+	int rc = 0;
+	for (char **e = environ; rc == 0 && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq && !json_object_getn(env, *e, (size_t)(eq - *e)))
+			rc = strv_push(out, *e);
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)env, key, value)
+	{
+		char *entry;
+		if (rc == 0 && asprintf(&entry, "%s=%s", key,
+					json_string_value(value)) < 0)
+			rc = -ENOMEM;
+		else if (rc == 0)
+			rc = strv_take(out, entry);
+	}
+	return rc;
+}
+
+/* jobfs --platform-helper local RUNDIR GRACE OUTPUT_DIR -- PROGRAM ARGS */
+static int build_argv(const struct local *l, const char *rundir,
+		      const char *output_dir, const struct local_entry *e,
+		      const char *program, const json_t *args, struct strv *out)
+{
+	char grace[32];
+	snprintf(grace, sizeof(grace), "%.3f", l->grace);
+	const char *head[] = {"jobfs", "--platform-helper", "local", rundir,
+			      grace,   output_dir,	    "--"};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(head) / sizeof(head[0]); i++)
+		rc = strv_push(out, head[i]);
+	for (size_t i = 0; rc == 0 && e->interp && e->interp[i]; i++)
+		rc = strv_push(out, e->interp[i]);
+	if (rc == 0)
+		rc = strv_push(out, program);
+	for (size_t i = 0; rc == 0 && i < json_array_size(args); i++)
+		rc = strv_push(out, json_string_value(json_array_get(args, i)));
+	return rc;
+}
+
+/* ---- validation ---- */
+
+static int check_args(const json_t *args, char *err, size_t errlen)
+{
+	bool ok = !args || json_is_array(args);
+	for (size_t i = 0; ok && i < json_array_size(args); i++)
+		ok = json_is_string(json_array_get(args, i));
+	if (!ok) {
+		snprintf(err, errlen, "\"args\" must be an array of strings");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_env(const json_t *env, char *err, size_t errlen)
+{
+	if (env && !json_is_object(env)) {
+		snprintf(err, errlen, "\"env\" must be an object of strings");
+		return -EINVAL;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)env, key, value)
+	{
+		if (!*key || strchr(key, '=')) {
+			snprintf(err, errlen, "invalid env name \"%s\"", key);
+			return -EINVAL;
+		}
+		if (!json_is_string(value)) {
+			snprintf(err, errlen, "env \"%s\" must be a string",
+				 key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Typos must not pass silently: this platform takes no conf at all. */
+static int check_conf(const json_t *conf, char *err, size_t errlen)
+{
+	void *it = json_object_iter((json_t *)conf);
+	if (!it)
+		return 0;
+	snprintf(err, errlen,
+		 "unknown conf field \"%s\"\nthe local platform takes no conf",
+		 json_object_iter_key(it));
+	return -EINVAL;
+}
+
+static bool has_shebang(const char *path)
+{
+	char magic[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool yes =
+	    read(fd, magic, 2) == 2 && magic[0] == '#' && magic[1] == '!';
+	close(fd);
+	return yes;
+}
+
+static bool is_outside(const char *rel)
+{
+	size_t len = strlen(rel);
+	return rel[0] == '/' || strcmp(rel, "..") == 0 ||
+	       strncmp(rel, "../", 3) == 0 || strstr(rel, "/../") ||
+	       (len >= 3 && strcmp(rel + len - 3, "/..") == 0);
+}
+
+static int resolve_in_bundle(const struct run_spec *run, struct local_entry *e,
+			     char *err, size_t errlen)
+{
+	const char *ep = run->entry_point;
+	struct stat st;
+	if (!ep || !*ep) {
+		snprintf(err, errlen,
+			 "no entry point\nset \"entry_point\" in the config");
+		return -EINVAL;
+	}
+	if (is_outside(ep)) {
+		snprintf(err, errlen,
+			 "entry point \"%s\" is outside the bundle", ep);
+		return -EINVAL;
+	}
+	if (path_join(e->path, sizeof(e->path), run->bundle_dir, ep) < 0 ||
+	    stat(e->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "entry point \"%s\" not found in bundle",
+			 ep);
+		return -EINVAL;
+	}
+	e->interp = interpreter_for(ep);
+	if (e->interp || (st.st_mode & 0111))
+		return 0;
+	e->needs_exec_bit = has_shebang(e->path);
+	if (e->needs_exec_bit)
+		return 0;
+	snprintf(err, errlen,
+		 "don't know how to run \"%s\"\nuse .py, .sh, .jar, .R, a "
+		 "shebang line or the exec bit",
+		 ep);
+	return -EINVAL;
+}
+
+/* Without a bundle the entry point is a program already on this host. */
+static int resolve_on_host(const struct run_spec *run, struct local_entry *e,
+			   char *err, size_t errlen)
+{
+	const char *ep = run->entry_point;
+	struct stat st;
+	if (!ep || !*ep) {
+		snprintf(err, errlen,
+			 "nothing to run: no bundle and no entry point");
+		return -EINVAL;
+	}
+	if (ep[0] != '/') {
+		snprintf(err, errlen,
+			 "entry point \"%s\" is not an absolute path\nwithout "
+			 "a bundle it must name a file on this host",
+			 ep);
+		return -EINVAL;
+	}
+	if (stat(ep, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    snprintf(e->path, sizeof(e->path), "%s", ep) >=
+		(int)sizeof(e->path)) {
+		snprintf(err, errlen, "entry point \"%s\" not found", ep);
+		return -EINVAL;
+	}
+	e->interp = interpreter_for(ep);
+	if (e->interp || access(ep, X_OK) == 0)
+		return 0;
+	snprintf(err, errlen, "entry point \"%s\" is not executable", ep);
+	return -EINVAL;
+}
+
+static bool is_in_path(const char *prog, const char *path)
+{
+	for (const char *d = path; d;) {
+		const char *colon = strchr(d, ':');
+		int len = colon ? (int)(colon - d) : (int)strlen(d);
+		char file[PATH_MAX];
+		struct stat st;
+		int n = snprintf(file, sizeof(file), "%.*s/%s", len, d, prog);
+		if (len > 0 && n > 0 && (size_t)n < sizeof(file) &&
+		    stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(file, X_OK) == 0)
+			return true;
+		d = colon ? colon + 1 : NULL;
+	}
+	return false;
+}
+
+/* The interpreter is looked up in the job's PATH, as execvp() will. */
+static int check_interpreter(const struct run_spec *run,
+			     const struct local_entry *e, char *err,
+			     size_t errlen)
+{
+	if (!e->interp)
+		return 0;
+	const char *path = json_string_value(json_object_get(run->env, "PATH"));
+	if (!path)
+		path = getenv("PATH");
+	if (is_in_path(e->interp[0], path ? path : "/usr/bin:/bin"))
+		return 0;
+	snprintf(err, errlen, "cannot run \"%s\": \"%s\" not found in PATH",
+		 run->entry_point, e->interp[0]);
+	return -EINVAL;
+}
+
+static int prepare(const struct run_spec *run, struct local_entry *e, char *err,
+		   size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	int rc = check_args(run->args, err, errlen);
+	if (rc == 0)
+		rc = check_env(run->env, err, errlen);
+	if (rc == 0)
+		rc = check_conf(run->conf, err, errlen);
+	if (rc == 0 && run->bundle_dir)
+		rc = resolve_in_bundle(run, e, err, errlen);
+	else if (rc == 0)
+		rc = resolve_on_host(run, e, err, errlen);
+	if (rc == 0)
+		rc = check_interpreter(run, e, err, errlen);
+	return rc;
+}
+
+static int local_validate(struct platform *p, struct call *c,
+			  const struct run_spec *run)
+{
+	struct local_entry e;
+	(void)local_from(p); /* checks the instance */
+	return prepare(run, &e, c->err, sizeof(c->err));
+}
+
+/* ---- the watcher thread ---- */
+
+/* Watches @rundir for pid and exit; returns the watch or -errno. */
+static int watch_run(struct local *l, const char *id, const char *rundir)
+{
+	int wd =
+	    inotify_add_watch(l->inotify_fd, rundir, IN_MOVED_TO | IN_ONLYDIR);
+	if (wd < 0) {
+		int rc = -errno;
+		log_warn("cannot watch run \"%s\": %s", id, strerror(-rc));
+		return rc;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&l->lock);
+	if (l->nwatches == l->watches_cap) {
+		size_t cap = l->watches_cap ? l->watches_cap * 2 : 16;
+		struct local_watch *w = realloc(l->watches, cap * sizeof(*w));
+		rc = w ? 0 : -ENOMEM;
+		if (w) {
+			l->watches = w;
+			l->watches_cap = cap;
+		}
+	}
+	char *copy = rc == 0 ? strdup(id) : NULL;
+	if (copy)
+		l->watches[l->nwatches++] = (struct local_watch){wd, copy};
+	else
+		inotify_rm_watch(l->inotify_fd, wd);
+	pthread_mutex_unlock(&l->lock);
+	return copy ? wd : -ENOMEM;
+}
+
+/*
+ * Forgets the watch @wd; with @remove also drops it from inotify. Returns
+ * its run id (caller frees) when @want_id, NULL when unknown.
+ */
+static char *unwatch(struct local *l, int wd, bool remove, bool want_id)
+{
+	char *id = NULL;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->nwatches; i++) {
+		if (l->watches[i].wd != wd)
+			continue;
+		if (want_id)
+			id = strdup(l->watches[i].id);
+		free(l->watches[i].id);
+		l->watches[i] = l->watches[--l->nwatches];
+		if (remove)
+			inotify_rm_watch(l->inotify_fd, wd);
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return id;
+}
+
+static void on_event(struct local *l, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW)
+		log_warn(
+		    "local: inotify queue overflow, the poller catches up");
+	if (ev->mask & IN_IGNORED) {
+		free(unwatch(l, ev->wd, false, false));
+		return;
+	}
+	bool is_exit = ev->len && strcmp(ev->name, "exit") == 0;
+	if (!is_exit && !(ev->len && strcmp(ev->name, "pid") == 0))
+		return;
+	char *id = NULL;
+	if (is_exit) {
+		id = unwatch(l, ev->wd, true, true);
+	} else {
+		pthread_mutex_lock(&l->lock);
+		for (size_t i = 0; !id && i < l->nwatches; i++)
+			if (l->watches[i].wd == ev->wd)
+				id = strdup(l->watches[i].id);
+		pthread_mutex_unlock(&l->lock);
+	}
+	if (id && l->changed)
+		l->changed(l->changed_ctx, id);
+	free(id);
+}
+
+static void drain_events(struct local *l)
+{
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	while ((n = read(l->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (void *)p;
+			on_event(l, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static void *watch_main(void *arg)
+{
+	struct local *l = arg;
+	struct pollfd pfd[2] = {{.fd = l->inotify_fd, .events = POLLIN},
+				{.fd = l->wake_fd, .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("local: watcher stops: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents)
+			drain_events(l);
+	}
+	return NULL;
+}
+
+/* After a restart: watch the runs that have not ended yet. */
+static int watch_unfinished(struct local *l)
+{
+	DIR *dir = opendir(l->runs_dir);
+	if (!dir)
+		return -errno;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char rundir[PATH_MAX];
+		struct stat st;
+		if (!is_valid_id(de->d_name) ||
+		    path_join(rundir, sizeof(rundir), l->runs_dir, de->d_name) <
+			0 ||
+		    stat(rundir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    has_file(rundir, "exit"))
+			continue;
+		int wd = watch_run(l, de->d_name, rundir);
+		/* It may have ended before the watch existed. */
+		if (wd >= 0 && has_file(rundir, "exit"))
+			free(unwatch(l, wd, true, false));
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* ---- open and close ---- */
+
+static int parse_fields(const json_t *fields, double *grace_out, char *err,
+			size_t errlen)
+{
+	const char *key;
+	json_t *value;
+	*grace_out = LOCAL_DEFAULT_GRACE;
+	json_object_foreach((json_t *)fields, key, value)
+	{
+		if (strcmp(key, "kind") == 0)
+			continue;
+		if (strcmp(key, "grace") != 0) {
+			snprintf(err, errlen,
+				 "unknown field \"%s\"\nthe local platform "
+				 "takes: kind, grace",
+				 key);
+			return -EINVAL;
+		}
+		*grace_out =
+		    json_is_number(value) ? json_number_value(value) : -1;
+		if (*grace_out < 0 || *grace_out > LOCAL_MAX_GRACE) {
+			snprintf(err, errlen,
+				 "invalid field \"grace\"\nseconds between "
+				 "SIGTERM and SIGKILL, 0 to %.0f",
+				 LOCAL_MAX_GRACE);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void local_free(struct local *l)
+{
+	for (size_t i = 0; i < l->nwatches; i++)
+		free(l->watches[i].id);
+	free(l->watches);
+	if (l->inotify_fd >= 0)
+		close(l->inotify_fd);
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	pthread_mutex_destroy(&l->lock);
+	free(l->runs_dir);
+	free(l);
+}
+
+static int make_runs_dir(struct local *l, const char *state_dir, char *err,
+			 size_t errlen)
+{
+	char *abs = realpath(state_dir, NULL);
+	int rc = abs ? 0 : -errno;
+	if (rc == 0 && asprintf(&l->runs_dir, "%s/runs", abs) < 0) {
+		l->runs_dir = NULL;
+		rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = fsutil_mkdir_p(l->runs_dir, 0700);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot open state dir \"%s\": %s",
+			 state_dir, strerror(-rc));
+	free(abs);
+	return rc;
+}
+
+static int start_watcher(struct local *l, char *err, size_t errlen)
+{
+	l->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int rc = l->inotify_fd < 0 || l->wake_fd < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = watch_unfinished(l);
+	if (rc == 0)
+		rc = -pthread_create(&l->watcher, NULL, watch_main, l);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot watch runs in \"%s\": %s",
+			 l->runs_dir, strerror(-rc));
+	return rc;
+}
+
+static int local_open(const struct platform_env *env, struct platform **out,
+		      char *err, size_t errlen)
+{
+	double grace;
+	int rc = parse_fields(env->fields, &grace, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct local *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->base.ops = &local_platform;
+	l->grace = grace;
+	l->changed = env->changed;
+	l->changed_ctx = env->changed_ctx;
+	l->inotify_fd = l->wake_fd = -1;
+	pthread_mutex_init(&l->lock, NULL);
+	rc = make_runs_dir(l, env->state_dir, err, errlen);
+	if (rc == 0)
+		rc = start_watcher(l, err, errlen);
+	if (rc < 0) {
+		local_free(l);
+		return rc;
+	}
+	*out = &l->base;
+	return 0;
+}
+
+static void local_close(struct platform *p)
+{
+	if (!p)
+		return;
+	struct local *l = local_from(p);
+	uint64_t one = 1;
+	/* An eventfd write fails only when the counter would overflow. */
+	ssize_t n = write(l->wake_fd, &one, sizeof(one));
+	(void)n;
+	pthread_join(l->watcher, NULL);
+	local_free(l);
+}
+
+/* ---- submit ---- */
+
+/* Reserves runs/ID: the key, or the key and attempt for a retry. */
+static int make_run_dir(const struct local *l, const struct run_spec *run,
+			char *id, size_t idlen, char *rundir, size_t dirlen)
+{
+	for (int n = 1; n < 100; n++) {
+		int len = n == 1   ? snprintf(id, idlen, "%s", run->run_key)
+			  : n == 2 ? snprintf(id, idlen, "%s.%d", run->run_key,
+					      run->attempt)
+				   : snprintf(id, idlen, "%s.%d.%d",
+					      run->run_key, run->attempt, n);
+		if (len < 0 || (size_t)len >= idlen ||
+		    path_join(rundir, dirlen, l->runs_dir, id) < 0)
+			return -ENAMETOOLONG;
+		if (mkdir(rundir, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* The job's cwd: a copy of the bundle, or an empty dir. */
+static int make_work_dir(const struct run_spec *run,
+			 const struct local_entry *e, const char *rundir,
+			 char *program, size_t len, char *err, size_t errlen)
+{
+	char work[PATH_MAX];
+	struct stat st;
+	int rc = path_join(work, sizeof(work), rundir, "work");
+	if (rc == 0 && !run->bundle_dir) {
+		rc = mkdir(work, 0700) < 0 ? -errno : 0;
+		snprintf(program, len, "%s", e->path);
+	} else if (rc == 0) {
+		rc = fsutil_copy_tree(run->bundle_dir, work);
+		if (rc == 0)
+			rc = path_join(program, len, work, run->entry_point);
+		if (rc == 0 && e->needs_exec_bit &&
+		    (stat(program, &st) < 0 ||
+		     chmod(program, (st.st_mode & 07777) | S_IXUSR) < 0))
+			rc = -errno;
+	}
+	if (rc < 0)
+		snprintf(err, errlen,
+			 "cannot prepare the work dir of \"%s\": %s",
+			 run->run_key, strerror(-rc));
+	return rc;
+}
+
+/* Reports errno @rc to the daemon through @errfd and exits. */
+static _Noreturn void spawn_fail(int errfd, int rc)
+{
+	ssize_t ignored = write(errfd, &rc, sizeof(rc));
+	(void)ignored;
+	_exit(127);
+}
+
+/*
+ * The forked child of a multi-threaded daemon: async-signal-safe calls
+ * only. Forks the supervisor and exits, so that init adopts it.
+ */
+static _Noreturn void spawn_child(int errfd, char *const argv[],
+				  char *const envp[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		spawn_fail(errfd, errno);
+	if (pid > 0)
+		_exit(0);
+	sigset_t none;
+	sigemptyset(&none);
+	int null = open("/dev/null", O_RDWR);
+	if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 ||
+	    dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+	    sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		spawn_fail(errfd, errno);
+	/* No daemon fd may outlive it in the supervisor (/dev/fuse!). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 65536; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	execve("/proc/self/exe", argv, envp);
+	spawn_fail(errfd, errno);
+}
+
+/* Starts the supervisor; returns once it runs (exec succeeded). */
+static int spawn_supervisor(char *const argv[], char *const envp[])
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid == 0)
+		spawn_child(pfd[1], argv, envp);
+	int rc = pid < 0 ? -errno : 0;
+	close(pfd[1]);
+	int child_errno = 0;
+	ssize_t n = 0;
+	if (pid > 0) {
+		/* EOF once both children are gone or exec'd. */
+		do
+			n = read(pfd[0], &child_errno, sizeof(child_errno));
+		while (n < 0 && errno == EINTR);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(pfd[0]);
+	if (rc == 0 && n == (ssize_t)sizeof(child_errno))
+		rc = -child_errno;
+	return rc;
+}
+
+static int start_supervisor(const struct local *l, const struct run_spec *run,
+			    const struct local_entry *e, const char *rundir,
+			    const char *program, char *err, size_t errlen)
+{
+	struct strv argv = {0}, envp = {0};
+	char *output_dir = NULL;
+	int rc =
+	    run->output_dir ? fsutil_mkdir_p(run->output_dir, 0755) : -EINVAL;
+	if (rc == 0 && !(output_dir = realpath(run->output_dir, NULL)))
+		rc = -errno;
+	if (rc == 0)
+		rc = build_argv(l, rundir, output_dir, e, program, run->args,
+				&argv);
+	if (rc == 0)
+		rc = build_envp(run->env, &envp);
+	if (rc == 0)
+		rc = spawn_supervisor(argv.v, envp.v);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot start run \"%s\": %s",
+			 run->run_key, strerror(-rc));
+	free(output_dir);
+	strv_free(&argv);
+	strv_free(&envp);
+	return rc;
+}
+
+/* So that a status right after submit already sees the run running. */
+static void wait_started(const char *rundir, double deadline)
+{
+	double until = clock_mono() + LOCAL_START_WAIT;
+	if (deadline > 0 && deadline < until)
+		until = deadline;
+	struct timespec tick = {0, 5 * 1000 * 1000};
+	while (!has_file(rundir, "pid") && !has_file(rundir, "exit") &&
+	       clock_mono() < until)
+		nanosleep(&tick, NULL);
+}
+
+static int local_submit(struct platform *p, struct call *c,
+			const struct run_spec *run, char **remote_id_out)
+{
+	struct local *l = local_from(p);
+	struct local_entry e;
+	char id[NAME_MAX + 1], rundir[PATH_MAX], program[PATH_MAX];
+	int rc = prepare(run, &e, c->err, sizeof(c->err));
+	if (rc < 0)
+		return rc;
+	if (!is_valid_id(run->run_key)) {
+		snprintf(c->err, sizeof(c->err), "invalid run key \"%s\"",
+			 run->run_key ? run->run_key : "");
+		return -EINVAL;
+	}
+	rc = make_run_dir(l, run, id, sizeof(id), rundir, sizeof(rundir));
+	if (rc < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "cannot create run dir for \"%s\": %s", run->run_key,
+			 strerror(-rc));
+		return rc;
+	}
+	char *remote_id = strdup(id);
+	int wd = watch_run(l, id, rundir); /* before the pid file can exist */
+	rc = remote_id ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = make_work_dir(run, &e, rundir, program, sizeof(program),
+				   c->err, sizeof(c->err));
+	if (rc == 0)
+		rc = start_supervisor(l, run, &e, rundir, program, c->err,
+				      sizeof(c->err));
+	if (rc < 0) {
+		if (wd >= 0)
+			free(unwatch(l, wd, true, false));
+		fsutil_rm_rf(rundir);
+		free(remote_id);
+		return rc;
+	}
+	wait_started(rundir, c->deadline);
+	*remote_id_out = remote_id;
+	return 0;
+}
+
+/* ---- status and cancel ---- */
+
+enum supervisor_state { SUPERVISOR_MISSING, SUPERVISOR_ALIVE, SUPERVISOR_GONE };
+
+/* Whether the pid file names the live supervisor (not a reused pid). */
+static enum supervisor_state supervisor_state(const char *rundir,
+					      pid_t *pid_out)
+{
+	char *text, state;
+	int pid;
+	unsigned long long start, now_start;
+	if (read_run_file(rundir, "pid", &text) < 0)
+		return SUPERVISOR_MISSING;
+	int n = sscanf(text, "%d %llu", &pid, &start);
+	free(text);
+	if (n != 2 || pid <= 0 || proc_stat(pid, &state, &now_start) < 0 ||
+	    now_start != start || state == 'Z' || state == 'X')
+		return SUPERVISOR_GONE;
+	*pid_out = pid;
+	return SUPERVISOR_ALIVE;
+}
+
+static bool is_young(const char *rundir)
+{
+	return clock_wall() - file_mtime(rundir, ".") < LOCAL_STARTING_AGE;
+}
+
+/* "exited with status 3: last stderr line" */
+static char *failure_text(const char *rundir, int code, int sig)
+{
+	char reason[64], *lasterr = NULL, *text;
+	if (sig) {
+		const char *name = sigabbrev_np(sig);
+		snprintf(reason, sizeof(reason), "killed by signal %d (SIG%s)",
+			 sig, name ? name : "?");
+	} else {
+		snprintf(reason, sizeof(reason), "exited with status %d", code);
+	}
+	read_run_file(rundir, "lasterr", &lasterr);
+	size_t len = lasterr ? strcspn(lasterr, "\n") : 0;
+	int n = len ? asprintf(&text, "%s: %.*s", reason, (int)len, lasterr)
+		    : asprintf(&text, "%s", reason);
+	free(lasterr);
+	return n < 0 ? NULL : text;
+}
+
+static int fill_ended(const char *rundir, const char *text,
+		      struct run_status *out)
+{
+	int code, cancelled, sig = 0;
+	int n = sscanf(text, "%d %d %d", &code, &cancelled, &sig);
+	if (n < 2 || code < -1 || code > 255 || sig < 0 || sig >= NSIG)
+		return -EPROTO;
+	out->exit_code = code;
+	out->started_at = file_mtime(rundir, "pid");
+	out->ended_at = file_mtime(rundir, "exit");
+	const char *name = sig ? "killed" : "exited";
+	if (cancelled) {
+		out->state = RUN_CANCELLED;
+		name = "cancelled";
+	} else if (code == 0 && sig == 0) {
+		out->state = RUN_SUCCEEDED;
+	} else {
+		out->state = RUN_FAILED;
+		out->error = failure_text(rundir, code, sig);
+		if (!out->error)
+			return -ENOMEM;
+	}
+	snprintf(out->platform_state, sizeof(out->platform_state), "%s", name);
+	return 0;
+}
+
+/* 0 with @out filled when the run has ended, -ENOENT when it has not. */
+static int status_ended(const char *rundir, const char *id,
+			struct run_status *out, struct call *c)
+{
+	char *text;
+	int rc = read_run_file(rundir, "exit", &text);
+	if (rc < 0 && rc != -ENOENT)
+		snprintf(c->err, sizeof(c->err), "cannot read run \"%s\": %s",
+			 id, strerror(-rc));
+	if (rc < 0)
+		return rc;
+	rc = fill_ended(rundir, text, out);
+	free(text);
+	if (rc == -EPROTO)
+		snprintf(c->err, sizeof(c->err),
+			 "cannot parse the exit file of run \"%s\"", id);
+	return rc;
+}
+
+static void set_active(struct run_status *out, enum run_state state,
+		       const char *name)
+{
+	out->state = state;
+	snprintf(out->platform_state, sizeof(out->platform_state), "%s", name);
+}
+
+/* Finds runs/ID; -ENOENT with c->err when there is no such run. */
+static int find_run(const struct local *l, struct call *c, const char *id,
+		    char *rundir, size_t len)
+{
+	struct stat st;
+	if (is_valid_id(id) && path_join(rundir, len, l->runs_dir, id) == 0 &&
+	    stat(rundir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(c->err, sizeof(c->err), "no run \"%s\"", id ? id : "");
+	return -ENOENT;
+}
+
+static int local_status(struct platform *p, struct call *c,
+			const char *remote_id, struct run_status *out)
+{
+	struct local *l = local_from(p);
+	char rundir[PATH_MAX];
+	pid_t pid;
+	*out = (struct run_status){.exit_code = -1};
+	int rc = find_run(l, c, remote_id, rundir, sizeof(rundir));
+	if (rc < 0)
+		return rc;
+	rc = status_ended(rundir, remote_id, out, c);
+	if (rc != -ENOENT)
+		return rc;
+	enum supervisor_state sup = supervisor_state(rundir, &pid);
+	if (sup == SUPERVISOR_ALIVE) {
+		set_active(out, RUN_RUNNING, "running");
+		out->started_at = file_mtime(rundir, "pid");
+		return 0;
+	}
+	/* It may have written exit and gone since we looked. */
+	rc = status_ended(rundir, remote_id, out, c);
+	if (rc != -ENOENT)
+		return rc;
+	if (sup == SUPERVISOR_MISSING && is_young(rundir)) {
+		set_active(out, RUN_QUEUED, "starting");
+		return 0;
+	}
+	set_active(out, RUN_LOST, "gone");
+	out->error = strdup("supervisor process gone");
+	return out->error ? 0 : -ENOMEM;
+}
+
+static int ended_error(struct call *c)
+{
+	snprintf(c->err, sizeof(c->err), "run already ended");
+	return -EINVAL;
+}
+
+/*
+ * The reason is written before the signal, and before a second look at a
+ * missing pid file: the supervisor writes its pid file before it checks
+ * for cancel_reason, so one of the two always sees the other.
+ */
+static int local_cancel(struct platform *p, struct call *c,
+			const char *remote_id, const char *reason)
+{
+	struct local *l = local_from(p);
+	char rundir[PATH_MAX];
+	pid_t pid = 0;
+	int rc = find_run(l, c, remote_id, rundir, sizeof(rundir));
+	if (rc < 0)
+		return rc;
+	enum supervisor_state sup = supervisor_state(rundir, &pid);
+	if (has_file(rundir, "exit") || sup == SUPERVISOR_GONE ||
+	    (sup == SUPERVISOR_MISSING && !is_young(rundir)))
+		return ended_error(c);
+	rc = write_run_file(rundir, "cancel_reason", reason ? reason : "");
+	if (rc < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "cannot record cancel of run \"%s\": %s", remote_id,
+			 strerror(-rc));
+		return rc;
+	}
+	if (sup == SUPERVISOR_MISSING &&
+	    supervisor_state(rundir, &pid) != SUPERVISOR_ALIVE)
+		return 0;
+	if (kill(pid, SIGTERM) == 0)
+		return 0;
+	if (errno == ESRCH)
+		return ended_error(c);
+	rc = -errno;
+	snprintf(c->err, sizeof(c->err), "cannot cancel run \"%s\": %s",
+		 remote_id, strerror(-rc));
+	return rc;
+}
+
+static int local_health(struct platform *p, struct call *c)
+{
+	struct local *l = local_from(p);
+	if (access(l->runs_dir, W_OK | X_OK) == 0)
+		return 0;
+	int rc = -errno;
+	snprintf(c->err, sizeof(c->err), "cannot write \"%s\": %s", l->runs_dir,
+		 strerror(-rc));
+	return rc;
+}
+
+/* ---- the supervisor (a process of its own, single-threaded) ---- */
+
+struct supervisor {
+	const char *rundir;
+	double grace;
+	pid_t child; /* the job, leader of its own process group */
+	int wait_status;
+	bool reaped;
+	bool cancelled;
+	bool killed;
+	double kill_at; /* SIGKILL to the group, after a cancel */
+	double reaped_at;
+	double last_data;
+	int sig_fd;
+	int out_pipe; /* read ends; -1 once at EOF */
+	int err_pipe;
+	int result_fd;
+	int log_fd;
+	char line[LOCAL_LASTERR_MAX + 1]; /* the stderr line being read */
+	size_t line_len;
+	char lasterr[LOCAL_LASTERR_MAX + 1];
+};
+
+/* Records why the supervisor could not run the job, as the job's error. */
+static void sup_note(struct supervisor *s, const char *what, const char *name,
+		     int rc)
+{
+	snprintf(s->lasterr, sizeof(s->lasterr), "jobfs: %s \"%s\": %s", what,
+		 name, strerror(-rc));
+}
+
+/* SIGTERM and SIGCHLD arrive through a signalfd, in the poll loop. */
+static int sup_signals(struct supervisor *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	/* Inherited SIG_IGN would discard them (and reap the child). */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	s->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	return s->sig_fd < 0 ? -errno : 0;
+}
+
+static int sup_write_pid(const struct supervisor *s)
+{
+	char state, text[64];
+	unsigned long long start;
+	int rc = proc_stat(0, &state, &start);
+	if (rc < 0)
+		return rc;
+	snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), start);
+	return write_run_file(s->rundir, "pid", text);
+}
+
+static int sup_open_output(const char *dir, const char *name, int flags,
+			   int *fd_out, struct supervisor *s)
+{
+	char path[PATH_MAX];
+	int rc = path_join(path, sizeof(path), dir, name);
+	if (rc == 0) {
+		*fd_out = open(
+		    path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | flags,
+		    0644);
+		rc = *fd_out < 0 ? -errno : 0;
+	}
+	if (rc < 0)
+		sup_note(s, "cannot open", path, rc);
+	return rc;
+}
+
+/* The job's process: own group, cwd work/, stdout and stderr to pipes. */
+static _Noreturn void sup_exec_job(int out_w, int err_w, const char *work,
+				   char **argv)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	setpgid(0, 0);
+	int null = open("/dev/null", O_RDONLY);
+	if (null >= 0)
+		dup2(null, 0);
+	dup2(out_w, 1);
+	dup2(err_w, 2);
+	if (chdir(work) < 0) {
+		dprintf(2, "jobfs: cannot enter \"%s\": %s\n", work,
+			strerror(errno));
+		_exit(127);
+	}
+	execvp(argv[0], argv);
+	dprintf(2, "jobfs: cannot run \"%s\": %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int sup_start_job(struct supervisor *s, char **argv)
+{
+	char work[PATH_MAX];
+	int out[2], err[2];
+	int rc = path_join(work, sizeof(work), s->rundir, "work");
+	if (rc < 0)
+		return rc;
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(out[0]);
+		close(out[1]);
+		return rc;
+	}
+	s->child = fork();
+	if (s->child == 0)
+		sup_exec_job(out[1], err[1], work, argv);
+	rc = s->child < 0 ? -errno : 0;
+	if (rc == 0)
+		setpgid(s->child, s->child); /* before any kill of the group */
+	close(out[1]);
+	close(err[1]);
+	s->out_pipe = out[0];
+	s->err_pipe = err[0];
+	return rc;
+}
+
+static void sup_write(struct supervisor *s, int fd, const char *buf, size_t len,
+		      const char *name)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* Keep draining: a full disk must not block the job. */
+			sup_note(s, "cannot write", name, -errno);
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void sup_track_line(struct supervisor *s, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n' && s->line_len > 0) {
+			memcpy(s->lasterr, s->line, s->line_len);
+			s->lasterr[s->line_len] = '\0';
+			s->line_len = 0;
+		} else if (buf[i] != '\n' && buf[i] != '\r' &&
+			   s->line_len < LOCAL_LASTERR_MAX) {
+			s->line[s->line_len++] = buf[i];
+		}
+	}
+}
+
+static void sup_pump(struct supervisor *s, int *fd, bool is_stdout)
+{
+	char buf[65536];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(*fd);
+		*fd = -1;
+		return;
+	}
+	s->last_data = clock_mono();
+	if (is_stdout)
+		sup_write(s, s->result_fd, buf, (size_t)n, "result");
+	sup_write(s, s->log_fd, buf, (size_t)n, "log");
+	if (!is_stdout)
+		sup_track_line(s, buf, (size_t)n);
+}
+
+static void sup_on_signal(struct supervisor *s)
+{
+	struct signalfd_siginfo si;
+	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGTERM && !s->reaped && !s->cancelled) {
+		s->cancelled = true;
+		kill(-s->child, SIGTERM);
+		s->kill_at = clock_mono() + s->grace;
+	}
+	if (si.ssi_signo == SIGCHLD && !s->reaped &&
+	    waitpid(s->child, &s->wait_status, WNOHANG) == s->child) {
+		s->reaped = true;
+		s->reaped_at = s->last_data = clock_mono();
+	}
+}
+
+/* The time of the next deadline (SIGKILL or end of draining), or 0. */
+static double sup_next_deadline(const struct supervisor *s)
+{
+	if (!s->reaped)
+		return s->cancelled && !s->killed ? s->kill_at : 0;
+	double idle = s->last_data + LOCAL_DRAIN_IDLE;
+	double cap = s->reaped_at + LOCAL_DRAIN_MAX;
+	return idle < cap ? idle : cap;
+}
+
+static bool sup_is_done(const struct supervisor *s)
+{
+	if (!s->reaped)
+		return false;
+	return (s->out_pipe < 0 && s->err_pipe < 0) ||
+	       clock_mono() >= sup_next_deadline(s);
+}
+
+static void sup_loop(struct supervisor *s)
+{
+	while (!sup_is_done(s)) {
+		double next = sup_next_deadline(s), now = clock_mono();
+		int timeout = next <= 0	    ? -1
+			      : next <= now ? 0
+					    : (int)((next - now) * 1000) + 1;
+		struct pollfd pfd[3] = {
+		    {.fd = s->sig_fd, .events = POLLIN},
+		    {.fd = s->out_pipe, .events = POLLIN},
+		    {.fd = s->err_pipe, .events = POLLIN},
+		};
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			return;
+		if (pfd[0].revents)
+			sup_on_signal(s);
+		if (pfd[1].revents)
+			sup_pump(s, &s->out_pipe, true);
+		if (pfd[2].revents)
+			sup_pump(s, &s->err_pipe, false);
+		if (s->cancelled && !s->reaped && !s->killed &&
+		    clock_mono() >= s->kill_at) {
+			kill(-s->child, SIGKILL);
+			s->killed = true;
+		}
+	}
+}
+
+static int sup_write_exit(const struct supervisor *s, int code, bool cancelled,
+			  int sig)
+{
+	char text[64];
+	if (s->lasterr[0])
+		write_run_file(s->rundir, "lasterr", s->lasterr);
+	snprintf(text, sizeof(text), "%d %d %d\n", code, cancelled ? 1 : 0,
+		 sig);
+	return write_run_file(s->rundir, "exit", text);
+}
+
+static int sup_finish(struct supervisor *s)
+{
+	if (!s->reaped)
+		while (waitpid(s->child, &s->wait_status, 0) < 0 &&
+		       errno == EINTR)
+			;
+	/* Whatever of the group is left goes with a cancelled run. */
+	if (s->cancelled)
+		kill(-s->child, SIGKILL);
+	if (s->line_len > 0) {
+		memcpy(s->lasterr, s->line, s->line_len);
+		s->lasterr[s->line_len] = '\0';
+	}
+	fdatasync(s->result_fd);
+	fdatasync(s->log_fd);
+	int st = s->wait_status;
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int code = sig ? 128 + sig : WEXITSTATUS(st);
+	return sup_write_exit(s, code, s->cancelled, sig);
+}
+
+static int sup_run(struct supervisor *s, const char *output_dir, char **argv)
+{
+	int rc =
+	    sup_open_output(output_dir, "result", O_TRUNC, &s->result_fd, s);
+	if (rc == 0)
+		rc = sup_open_output(output_dir, "log", 0, &s->log_fd, s);
+	if (rc == 0) {
+		rc = sup_start_job(s, argv);
+		if (rc < 0)
+			sup_note(s, "cannot start", argv[0], rc);
+	}
+	if (rc < 0)
+		return sup_write_exit(s, 127, false, 0);
+	sup_loop(s);
+	return sup_finish(s);
+}
+
+static void sup_close(struct supervisor *s)
+{
+	int *fds[] = {&s->sig_fd, &s->out_pipe, &s->err_pipe, &s->result_fd,
+		      &s->log_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+/* argv: local RUNDIR GRACE OUTPUT_DIR -- PROGRAM [ARG...] */
+static int local_helper_main(int argc, char **argv)
+{
+	char *end = NULL;
+	double grace = argc > 2 ? strtod(argv[2], &end) : -1;
+	if (argc < 6 || strcmp(argv[4], "--") != 0 || !end || *end ||
+	    grace < 0) {
+		fprintf(stderr, "usage: jobfs --platform-helper local RUNDIR "
+				"GRACE OUTPUT_DIR -- PROGRAM [ARG...]\n");
+		return 2;
+	}
+	struct supervisor s = {.rundir = argv[1],
+			       .grace = grace,
+			       .sig_fd = -1,
+			       .out_pipe = -1,
+			       .err_pipe = -1,
+			       .result_fd = -1,
+			       .log_fd = -1};
+	/* Keep no directory busy: every path here is absolute. */
+	int rc = chdir("/") < 0 ? -errno : sup_signals(&s);
+	if (rc == 0)
+		rc = sup_write_pid(&s);
+	if (rc == 0 && has_file(s.rundir, "cancel_reason"))
+		rc = sup_write_exit(&s, -1, true, 0); /* never started */
+	else if (rc == 0)
+		rc = sup_run(&s, argv[3], argv + 5);
+	sup_close(&s);
+	return rc < 0 ? 1 : 0;
+}
+
+const struct platform_ops local_platform = {
+    .kind = "local",
+    .caps = PLATFORM_CAP_LOG,
+    .open = local_open,
+    .close = local_close,
+    .validate = local_validate,
+    .submit = local_submit,
+    .status = local_status,
+    .status_many = NULL,
+    .fetch = NULL,
+    .cancel = local_cancel,
+    .health = local_health,
+    .helper_main = local_helper_main,
+};

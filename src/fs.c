@@ -1,0 +1,809 @@
+/*
+ * The FUSE low-level operations: the virtual tree of SPEC.md ("Layout").
+ *
+ *   /            README new/ by-state/ platforms/ NAME/...
+ *   NAME/        status status.json result log error events wait cancel
+ *                run job.json app/ runs/
+ *   runs/N/      status status.json result log error events wait cancel
+ *
+ * Lookups resolve a name against the job core and make a node; reads and
+ * writes of job files are in fs_job.c; new/ and app/ mirror directories on
+ * disk (fs_new.c). Timeouts: names that never change meaning are cached
+ * for a second; files whose content changes have attribute timeout 0 and
+ * are opened direct_io, so every stat and read comes here and sizes are
+ * always true. The kernel's caches of a redeployed job (job.json, app/)
+ * are invalidated from the poller thread.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs_internal.h"
+#include "jobconf.h"
+#include "log.h"
+
+#define ENTRY_TIMEOUT_S 1.0
+/* readdir of a virtual dir gives no inode numbers: the kernel asks lookup */
+#define UNKNOWN_INO 0xffffffffu
+
+const char *const job_file_names[JOB_FILE_COUNT] = {
+    [JOB_STATUS] = "status", [JOB_STATUS_JSON] = "status.json",
+    [JOB_RESULT] = "result", [JOB_LOG] = "log",
+    [JOB_ERROR] = "error",   [JOB_EVENTS] = "events",
+    [JOB_WAIT] = "wait",     [JOB_CANCEL] = "cancel",
+    [JOB_RUN] = "run",	     [JOB_CONFIG] = "job.json",
+};
+
+const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
+    [PLATFORM_KIND] = "kind",
+    [PLATFORM_HEALTH] = "health",
+    [PLATFORM_STATS] = "stats",
+};
+
+/* --- handles and attributes ---------------------------------------------- */
+
+struct handle *handle_new(struct node *n)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	if (h) {
+		h->node = n;
+		h->fd = -1;
+	}
+	return h;
+}
+
+void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h->buf);
+	free(h->input);
+	free(h);
+}
+
+void fs_stat_init(struct stat *st, const struct node *n, mode_t mode)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = node_ino(n);
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+}
+
+double fs_attr_timeout(const struct node *n)
+{
+	switch (n->kind) {
+	case NODE_JOB_FILE:
+	case NODE_PLATFORM_FILE:
+	case NODE_STATE_LINK:
+	case NODE_RUNS_LATEST:
+	case NODE_STAGED:
+	case NODE_NEW:
+		return 0;
+	default:
+		return ENTRY_TIMEOUT_S;
+	}
+}
+
+static double entry_timeout(const struct node *n)
+{
+	return n->kind == NODE_STATE_LINK || n->kind == NODE_STAGED ||
+		       n->kind == NODE_RUNS_LATEST
+		   ? 0
+		   : ENTRY_TIMEOUT_S;
+}
+
+void fs_reply_entry(fuse_req_t req, struct node *n, struct stat *st)
+{
+	struct fuse_entry_param e = {
+	    .ino = node_ino(n),
+	    .generation = n->generation,
+	    .attr = *st,
+	    .attr_timeout = fs_attr_timeout(n),
+	    .entry_timeout = entry_timeout(n),
+	};
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		nodes_forget(fs_ctx(req)->nodes, n,
+			     1); /* request interrupted */
+}
+
+static const char readme_text[] =
+    "jobfs: jobs as files (see jobfs(5))\n"
+    "\n"
+    "  new/                 stage a bundle, then write new/NAME.json to "
+    "deploy\n"
+    "  NAME/status          the latest run's state\n"
+    "  NAME/status.json     details: run, platform, times, exit code, "
+    "error\n"
+    "  NAME/result NAME/log output; NAME/error why it failed\n"
+    "  NAME/events          one line per state change\n"
+    "  NAME/wait            blocks until the run ends\n"
+    "  NAME/cancel          write to cancel; NAME/run: write to run again\n"
+    "  NAME/job.json NAME/app/ NAME/runs/N/\n"
+    "  by-state/STATE/NAME  symlinks by state of the latest run\n"
+    "  platforms/P/         kind, health, stats\n";
+
+int fs_static_text(struct jobfs *jfs, const struct node *n, char **text_out,
+		   size_t *len_out)
+{
+	(void)jfs;
+	if (n->kind != NODE_README)
+		return -ENOENT;
+	*text_out = strdup(readme_text);
+	*len_out = sizeof(readme_text) - 1;
+	return *text_out ? 0 : -ENOMEM;
+}
+
+/* Attributes of a node that has no disk file behind it. */
+static int virtual_stat(struct jobfs *jfs, const struct node *n,
+			struct stat *st)
+{
+	switch (n->kind) {
+	case NODE_ROOT:
+	case NODE_BY_STATE:
+	case NODE_STATE_DIR:
+	case NODE_PLATFORMS:
+	case NODE_PLATFORM:
+	case NODE_JOB:
+	case NODE_RUNS:
+	case NODE_RUN:
+		fs_stat_init(st, n, S_IFDIR | 0555);
+		st->st_mtime = (time_t)jfs->started_at;
+		return 0;
+	case NODE_README:
+		fs_stat_init(st, n, S_IFREG | 0444);
+		st->st_size = sizeof(readme_text) - 1;
+		st->st_mtime = (time_t)jfs->started_at;
+		return 0;
+	case NODE_STATE_LINK:
+		fs_stat_init(st, n, S_IFLNK | 0777);
+		st->st_mtime = (time_t)jfs->started_at;
+		st->st_size = (off_t)strlen(n->name) + 6;
+		return 0;
+	case NODE_RUNS_LATEST: {
+		fs_stat_init(st, n, S_IFLNK | 0777);
+		int count = job_run_count(jfs->jobs, n->job);
+		if (count < 1)
+			return -ENOENT;
+		st->st_size = snprintf(NULL, 0, "%d", count);
+		return 0;
+	}
+	default:
+		return fs_job_stat(jfs, n, st);
+	}
+}
+
+/* --- lookups ---------------------------------------------------------------
+ */
+
+static int index_of(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int resolve_in_job(struct jobfs *jfs, const struct node *parent,
+			  const char *name, enum node_kind *kind, int *file)
+{
+	if (strcmp(name, "runs") == 0) {
+		*kind = NODE_RUNS;
+		return 0;
+	}
+	if (strcmp(name, "app") == 0) {
+		char *dir = NULL;
+		int rc = job_app_dir(jfs->jobs, parent->job, &dir);
+		if (rc == 0 && access(dir, F_OK) != 0)
+			rc = -ENOENT;
+		free(dir);
+		*kind = NODE_APP;
+		return rc;
+	}
+	*kind = NODE_JOB_FILE;
+	*file = index_of(job_file_names, JOB_FILE_COUNT, name);
+	return *file < 0 ? -ENOENT : 0;
+}
+
+/* A run number: digits only, no leading zero, and the run must exist. */
+static int resolve_in_runs(struct jobfs *jfs, const struct node *parent,
+			   const char *name, enum node_kind *kind, int *run)
+{
+	int count = job_run_count(jfs->jobs, parent->job);
+	if (count < 1)
+		return -ENOENT;
+	if (strcmp(name, "latest") == 0) {
+		*kind = NODE_RUNS_LATEST;
+		return 0;
+	}
+	char *end;
+	long n = strtol(name, &end, 10);
+	if (name[0] < '1' || name[0] > '9' || *end || n > count)
+		return -ENOENT;
+	*kind = NODE_RUN;
+	*run = (int)n;
+	return 0;
+}
+
+/* What @name means in the virtual directory @parent; -ENOENT if nothing. */
+static int resolve(struct jobfs *jfs, const struct node *parent,
+		   const char *name, enum node_kind *kind, int *file, int *run,
+		   const char **job)
+{
+	*file = 0;
+	*run = parent->run;
+	*job = parent->job;
+	switch (parent->kind) {
+	case NODE_ROOT:
+		*job = name;
+		*kind = strcmp(name, "README") == 0	 ? NODE_README
+			: strcmp(name, "new") == 0	 ? NODE_NEW
+			: strcmp(name, "by-state") == 0	 ? NODE_BY_STATE
+			: strcmp(name, "platforms") == 0 ? NODE_PLATFORMS
+			: jobname_is_reserved(name)	 ? NODE_ROOT
+			: job_exists(jfs->jobs, name)	 ? NODE_JOB
+							 : NODE_ROOT;
+		if (*kind != NODE_JOB)
+			*job = NULL;
+		return *kind == NODE_ROOT ? -ENOENT : 0;
+	case NODE_BY_STATE: {
+		enum run_state s;
+		if (state_parse(name, &s))
+			return -ENOENT;
+		*kind = NODE_STATE_DIR;
+		*file = (int)s;
+		return 0;
+	}
+	case NODE_STATE_DIR: {
+		struct run_view v;
+		if (job_run_view(jfs->jobs, name, 0, false, &v))
+			return -ENOENT;
+		bool match = (int)v.state == parent->file;
+		job_run_view_release(&v);
+		*kind = NODE_STATE_LINK;
+		*job = name;
+		return match ? 0 : -ENOENT;
+	}
+	case NODE_PLATFORMS:
+		*kind = NODE_PLATFORM;
+		*job = name;
+		return platforms_get(jfs->platforms, name) ? 0 : -ENOENT;
+	case NODE_PLATFORM:
+		*kind = NODE_PLATFORM_FILE;
+		*file =
+		    index_of(platform_file_names, PLATFORM_FILE_COUNT, name);
+		return *file < 0 ? -ENOENT : 0;
+	case NODE_JOB:
+		return resolve_in_job(jfs, parent, name, kind, file);
+	case NODE_RUNS:
+		return resolve_in_runs(jfs, parent, name, kind, run);
+	case NODE_RUN:
+		*kind = NODE_JOB_FILE;
+		*file = index_of(job_file_names, JOB_RUN, name);
+		return *file < 0 ? -ENOENT : 0;
+	default:
+		return -ENOTDIR;
+	}
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct jobfs *jfs = fs_ctx(req);
+	struct node *parent = fs_node(req, parent_ino);
+	if (parent->kind == NODE_NEW || fs_is_mirror(parent))
+		return fs_mirror_lookup(req, parent, name);
+	enum node_kind kind;
+	int file, run;
+	const char *job;
+	int rc = resolve(jfs, parent, name, &kind, &file, &run, &job);
+	if (rc)
+		return fs_reply_rc(req, rc);
+	struct stat st;
+	struct node probe = {.kind = kind,
+			     .file = file,
+			     .run = run,
+			     .job = (char *)job,
+			     .name = (char *)name};
+	if (kind == NODE_NEW || kind == NODE_APP)
+		return fs_mirror_lookup(req, parent, name);
+	rc = virtual_stat(jfs, &probe, &st);
+	if (rc)
+		return fs_reply_rc(req, rc);
+	struct node *n =
+	    nodes_lookup(jfs->nodes, parent, name, kind, file, run, job);
+	if (!n)
+		return fs_reply_rc(req, -ENOMEM);
+	st.st_ino = node_ino(n);
+	fs_reply_entry(req, n, &st);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	nodes_forget(fs_ctx(req)->nodes, fs_node(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		nodes_forget(fs_ctx(req)->nodes, fs_node(req, forgets[i].ino),
+			     forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct node *n = fs_node(req, ino);
+	if (n->kind == NODE_NEW || fs_is_mirror(n))
+		return fs_mirror_getattr(req, n);
+	struct stat st;
+	int rc = virtual_stat(fs_ctx(req), n, &st);
+	if (rc)
+		return fs_reply_rc(req, rc);
+	fuse_reply_attr(req, &st, fs_attr_timeout(n));
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct node *n = fs_node(req, ino);
+	char target[256];
+	if (n->kind == NODE_STATE_LINK) {
+		snprintf(target, sizeof(target), "../../%s", n->name);
+		return (void)fuse_reply_readlink(req, target);
+	}
+	if (n->kind == NODE_RUNS_LATEST) {
+		int count = job_run_count(fs_ctx(req)->jobs, n->job);
+		if (count < 1)
+			return fs_reply_rc(req, -ENOENT);
+		snprintf(target, sizeof(target), "%d", count);
+		return (void)fuse_reply_readlink(req, target);
+	}
+	if (fs_is_mirror(n))
+		return fs_mirror_readlink(req, n);
+	fs_reply_rc(req, -EINVAL);
+}
+
+/* --- directories -----------------------------------------------------------
+ */
+
+struct dir_entry {
+	char *name;
+	mode_t mode;
+};
+
+/* A directory's entries, taken when it is opened (fi->fh). */
+struct dir_listing {
+	struct dir_entry *entries;
+	size_t n, cap;
+};
+
+int dir_listing_add(struct dir_listing *l, const char *name, mode_t mode)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct dir_entry *bigger =
+		    realloc(l->entries, cap * sizeof(*bigger));
+		if (!bigger)
+			return -ENOMEM;
+		l->entries = bigger;
+		l->cap = cap;
+	}
+	l->entries[l->n].name = strdup(name);
+	if (!l->entries[l->n].name)
+		return -ENOMEM;
+	l->entries[l->n++].mode = mode;
+	return 0;
+}
+
+static void dir_listing_free(struct dir_listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->entries[i].name);
+	free(l->entries);
+	free(l);
+}
+
+static int list_names(struct dir_listing *l, const char *const *names, size_t n,
+		      mode_t mode)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = dir_listing_add(l, names[i], mode);
+	return rc;
+}
+
+static int list_jobs(struct jobfs *jfs, struct dir_listing *l, int state,
+		     mode_t mode)
+{
+	char **names;
+	size_t n;
+	int rc = job_names(jfs->jobs, state, &names, &n);
+	if (rc)
+		return rc;
+	rc = list_names(l, (const char *const *)names, n, mode);
+	job_names_free(names, n);
+	return rc;
+}
+
+static int list_root(struct jobfs *jfs, struct dir_listing *l)
+{
+	static const char *const fixed[] = {"new", "by-state", "platforms"};
+	int rc = dir_listing_add(l, "README", S_IFREG);
+	if (rc == 0)
+		rc = list_names(l, fixed, 3, S_IFDIR);
+	if (rc == 0)
+		rc = list_jobs(jfs, l, -1, S_IFDIR);
+	return rc;
+}
+
+static int list_by_state(struct dir_listing *l)
+{
+	int rc = 0;
+	for (int s = 0; rc == 0 && s < RUN_STATE_COUNT; s++)
+		rc = dir_listing_add(l, state_name(s), S_IFDIR);
+	return rc;
+}
+
+static int list_platforms(struct jobfs *jfs, struct dir_listing *l)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < platforms_count(jfs->platforms); i++)
+		rc = dir_listing_add(l, platforms_name(jfs->platforms, i),
+				     S_IFDIR);
+	return rc;
+}
+
+static int list_job(struct jobfs *jfs, const struct node *n,
+		    struct dir_listing *l)
+{
+	int rc = list_names(l, job_file_names, JOB_FILE_COUNT, S_IFREG);
+	char *dir = NULL;
+	if (rc == 0 && job_app_dir(jfs->jobs, n->job, &dir) == 0 &&
+	    access(dir, F_OK) == 0)
+		rc = dir_listing_add(l, "app", S_IFDIR);
+	free(dir);
+	if (rc == 0)
+		rc = dir_listing_add(l, "runs", S_IFDIR);
+	return rc;
+}
+
+static int list_runs(struct jobfs *jfs, const struct node *n,
+		     struct dir_listing *l)
+{
+	int count = job_run_count(jfs->jobs, n->job);
+	if (count < 0)
+		return count;
+	int rc = 0;
+	for (int i = 1; rc == 0 && i <= count; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%d", i);
+		rc = dir_listing_add(l, name, S_IFDIR);
+	}
+	if (rc == 0 && count > 0)
+		rc = dir_listing_add(l, "latest", S_IFLNK);
+	return rc;
+}
+
+static int list_dir(struct jobfs *jfs, struct node *n, struct dir_listing *l)
+{
+	switch (n->kind) {
+	case NODE_ROOT:
+		return list_root(jfs, l);
+	case NODE_BY_STATE:
+		return list_by_state(l);
+	case NODE_STATE_DIR:
+		return list_jobs(jfs, l, n->file, S_IFLNK);
+	case NODE_PLATFORMS:
+		return list_platforms(jfs, l);
+	case NODE_PLATFORM:
+		return list_names(l, platform_file_names, PLATFORM_FILE_COUNT,
+				  S_IFREG);
+	case NODE_JOB:
+		return list_job(jfs, n, l);
+	case NODE_RUNS:
+		return list_runs(jfs, n, l);
+	case NODE_RUN:
+		return list_names(l, job_file_names, JOB_RUN, S_IFREG);
+	case NODE_NEW:
+	case NODE_STAGED:
+	case NODE_APP:
+	case NODE_APP_ENTRY:
+		return fs_mirror_list(jfs, n, l);
+	default:
+		return -ENOTDIR;
+	}
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct dir_listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		return fs_reply_rc(req, -ENOMEM);
+	int rc = dir_listing_add(l, ".", S_IFDIR);
+	if (rc == 0)
+		rc = dir_listing_add(l, "..", S_IFDIR);
+	if (rc == 0)
+		rc = list_dir(fs_ctx(req), fs_node(req, ino), l);
+	if (rc) {
+		dir_listing_free(l);
+		return fs_reply_rc(req, rc);
+	}
+	fi->fh = (uint64_t)(uintptr_t)l;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_listing_free(l);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dir_listing *l = (struct dir_listing *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	if (!buf)
+		return fs_reply_rc(req, -ENOMEM);
+	size_t used = 0;
+	for (size_t i = (size_t)off; i < l->n; i++) {
+		struct stat st = {.st_ino = 0xffffffff,
+				  .st_mode = l->entries[i].mode};
+		size_t need =
+		    fuse_add_direntry(req, buf + used, size - used,
+				      l->entries[i].name, &st, (off_t)i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	dir_listing_free((struct dir_listing *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* --- creating and removing ---------------------------------------------------
+ */
+
+static bool in_new(const struct node *n)
+{
+	return n->kind == NODE_NEW || n->kind == NODE_STAGED;
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct node *p = fs_node(req, parent);
+	if (!in_new(p))
+		return fs_reply_rc(req, -EACCES);
+	fs_mirror_mkdir(req, p, name, mode);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct node *p = fs_node(req, parent);
+	if (!in_new(p))
+		return fs_reply_rc(req, -EACCES);
+	fs_mirror_mknod(req, p, name, mode, rdev);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct node *p = fs_node(req, parent);
+	if (!in_new(p))
+		return fs_reply_rc(req, -EACCES);
+	fs_mirror_create(req, p, name, mode, fi);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct node *p = fs_node(req, parent);
+	if (!in_new(p))
+		return fs_reply_rc(req, -EACCES);
+	fs_mirror_symlink(req, link, p, name);
+}
+
+/*
+ * Unlinking inside a job directory is how `rm -r NAME` empties it before
+ * its rmdir: it changes nothing, and fails with EBUSY while a run is
+ * active so that rm stops early with the right error.
+ */
+static int job_entry_unlink(struct jobfs *jfs, const struct node *p)
+{
+	if (!p->job || p->kind == NODE_PLATFORMS || p->kind == NODE_PLATFORM ||
+	    p->kind == NODE_STATE_DIR)
+		return -EACCES;
+	struct run_view v;
+	if (job_run_view(jfs->jobs, p->job, 0, false, &v))
+		return job_exists(jfs->jobs, p->job) ? 0 : -ENOENT;
+	bool active = !state_is_terminal(v.state);
+	job_run_view_release(&v);
+	return active ? -EBUSY : 0;
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *p = fs_node(req, parent);
+	if (in_new(p))
+		return fs_mirror_unlink(req, p, name);
+	fs_reply_rc(req, job_entry_unlink(fs_ctx(req), p));
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct jobfs *jfs = fs_ctx(req);
+	struct node *p = fs_node(req, parent);
+	if (in_new(p))
+		return fs_mirror_rmdir(req, p, name);
+	if (p->kind == NODE_ROOT) {
+		int rc = jobname_is_reserved(name)
+			     ? -EACCES
+			     : job_remove(jfs->jobs, name);
+		return fs_reply_rc(req, rc);
+	}
+	fs_reply_rc(req, job_entry_unlink(jfs, p));
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct node *p = fs_node(req, parent), *np = fs_node(req, newparent);
+	if (!in_new(p) || !in_new(np))
+		return fs_reply_rc(req,
+				   in_new(p) || in_new(np) ? -EXDEV : -EACCES);
+	fs_mirror_rename(req, p, name, np, newname, flags);
+}
+
+/* --- files --------------------------------------------------------------- */
+
+static struct handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = fs_node(req, ino);
+	if (n->kind == NODE_STAGED || fs_is_mirror(n))
+		return fs_mirror_open(req, n, fi);
+	fs_job_open(req, n, fi);
+}
+
+static bool is_mirror_handle(const struct handle *h)
+{
+	return h->node->kind == NODE_STAGED || fs_is_mirror(h->node);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	if (is_mirror_handle(h))
+		return fs_mirror_read(req, h, size, off);
+	fs_job_read(req, h, size, off);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	if (h->node->kind == NODE_STAGED)
+		return fs_mirror_write(req, h, buf, size, off);
+	if (is_mirror_handle(h))
+		return fs_reply_rc(req, -EROFS);
+	fs_job_write(req, h, buf, size);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	if (h->node->kind == NODE_STAGED)
+		return fs_mirror_flush(req, h);
+	if (is_mirror_handle(h))
+		return fs_reply_rc(req, 0);
+	fs_job_flush(req, h);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	if (h->node->kind == NODE_STAGED)
+		return fs_mirror_fsync(req, h, datasync);
+	fs_reply_rc(req, 0);
+}
+
+static void fs_release_file(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	fs_job_release(fs_ctx(req), h);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct handle *h = handle_of(fi);
+	if (is_mirror_handle(h)) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		return (void)fuse_reply_poll(req, POLLIN | POLLOUT);
+	}
+	fs_job_poll(req, h, ph);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct node *n = fs_node(req, ino);
+	if (n->kind == NODE_STAGED || n->kind == NODE_NEW)
+		return fs_mirror_setattr(req, n, attr, to_set, fi);
+	/* `echo x > NAME/cancel` truncates before it writes */
+	bool truncate_only = to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0;
+	bool action = n->kind == NODE_JOB_FILE &&
+		      (n->file == JOB_CANCEL || n->file == JOB_RUN);
+	if (!(truncate_only && action))
+		return fs_reply_rc(req, -EACCES);
+	fs_getattr(req, ino, fi);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	if (statvfs(fs_ctx(req)->opts.state_dir, &sv) != 0)
+		return fs_reply_rc(req, -errno);
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
+    .getattr = fs_getattr,
+    .setattr = fs_setattr,
+    .readlink = fs_readlink,
+    .mknod = fs_mknod,
+    .mkdir = fs_mkdir,
+    .unlink = fs_unlink,
+    .rmdir = fs_rmdir,
+    .symlink = fs_symlink,
+    .rename = fs_rename,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .release = fs_release_file,
+    .fsync = fs_fsync,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .statfs = fs_statfs,
+    .create = fs_create,
+    .poll = fs_poll,
+};
+
+const struct fuse_lowlevel_ops *fs_ops(void)
+{
+	return &ops;
+}

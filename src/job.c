@@ -1,0 +1,721 @@
+/*
+ * The job core's model: jobs and runs in memory, loading them from the
+ * store, the queries the FUSE layer makes, and the batch that writes
+ * changes through to the store and tells listeners about them.
+ *
+ * Jobs sit in one array sorted by name (bsearch for lookups, in order for
+ * readdir); runs hang off their job by number. Active (non-terminal) runs
+ * are also in a flat array, which is all the poller walks, so a history of
+ * 100,000 finished jobs costs it nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "job_internal.h"
+#include "jobconf.h"
+#include "log.h"
+
+struct batch_event {
+	int64_t run_id;
+	struct store_event ev;
+	char *old_state, *new_state, *source, *message;
+};
+
+struct batch_change {
+	char *job;
+	int64_t run_id;
+	enum run_state state;
+};
+
+/* --- model ------------------------------------------------------------ */
+
+static int compare_job_name(const void *key, const void *elem)
+{
+	const struct job *j = *(struct job *const *)elem;
+	return strcmp(key, j->name);
+}
+
+struct job *job_find(struct jobcore *jc, const char *name)
+{
+	struct job **found = bsearch(name, jc->jobs, jc->njobs,
+				     sizeof(*jc->jobs), compare_job_name);
+	return found ? *found : NULL;
+}
+
+struct run *job_find_run(struct job *j, int number)
+{
+	if (number == 0)
+		number = (int)j->nruns;
+	if (number < 1 || (size_t)number > j->nruns)
+		return NULL;
+	return j->runs[number - 1];
+}
+
+struct run *job_find_run_id(struct jobcore *jc, int64_t run_id)
+{
+	for (size_t i = 0; i < jc->nactive; i++)
+		if (jc->active[i]->id == run_id)
+			return jc->active[i];
+	for (size_t i = 0; i < jc->njobs; i++)
+		for (size_t k = jc->jobs[i]->nruns; k-- > 0;)
+			if (jc->jobs[i]->runs[k]->id == run_id)
+				return jc->jobs[i]->runs[k];
+	return NULL;
+}
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 16;
+	while (n < need)
+		n *= 2;
+	void *bigger = realloc(*array, n * elem);
+	if (!bigger)
+		return -ENOMEM;
+	*array = bigger;
+	*cap = n;
+	return 0;
+}
+
+int job_add_run(struct jobcore *jc, struct job *j, struct run *r)
+{
+	int rc =
+	    grow((void **)&j->runs, &j->cap, j->nruns + 1, sizeof(*j->runs));
+	if (rc)
+		return rc;
+	if (!state_is_terminal(r->state) && job_active_add(jc, r))
+		return -ENOMEM;
+	r->job = j;
+	j->runs[j->nruns++] = r;
+	return 0;
+}
+
+/* Inserts @j at its place in the sorted array. */
+int job_insert(struct jobcore *jc, struct job *j)
+{
+	int rc = grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
+		      sizeof(*jc->jobs));
+	if (rc)
+		return rc;
+	size_t lo = 0, hi = jc->njobs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(jc->jobs[mid]->name, j->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&jc->jobs[lo + 1], &jc->jobs[lo],
+		(jc->njobs - lo) * sizeof(*jc->jobs));
+	jc->jobs[lo] = j;
+	jc->njobs++;
+	return 0;
+}
+
+void job_unlink(struct jobcore *jc, struct job *j)
+{
+	for (size_t i = 0; i < jc->njobs; i++) {
+		if (jc->jobs[i] == j) {
+			memmove(&jc->jobs[i], &jc->jobs[i + 1],
+				(jc->njobs - i - 1) * sizeof(*jc->jobs));
+			jc->njobs--;
+			return;
+		}
+	}
+}
+
+int job_active_add(struct jobcore *jc, struct run *r)
+{
+	int rc = grow((void **)&jc->active, &jc->active_cap, jc->nactive + 1,
+		      sizeof(*jc->active));
+	if (rc)
+		return rc;
+	jc->active[jc->nactive++] = r;
+	return 0;
+}
+
+void job_active_remove(struct jobcore *jc, struct run *r)
+{
+	for (size_t i = 0; i < jc->nactive; i++) {
+		if (jc->active[i] == r) {
+			jc->active[i] = jc->active[--jc->nactive];
+			return;
+		}
+	}
+}
+
+void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	free(r->platform);
+	free(r->remote_id);
+	free(r->platform_state);
+	free(r->overrides);
+	free(r->error);
+	free(r->stale_reason);
+	free(r);
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->nruns; i++)
+		run_free(j->runs[i]);
+	free(j->runs);
+	free(j->name);
+	free(j->platform);
+	free(j->config);
+	free(j);
+}
+
+/* Parses timeout and retries from the stored config on first need. */
+void job_load_limits(struct job *j)
+{
+	if (j->limits_known)
+		return;
+	struct job_config conf;
+	char err[256];
+	if (jobconf_parse(j->config, strlen(j->config), &conf, err,
+			  sizeof(err)) == 0) {
+		j->timeout = conf.timeout;
+		j->retries = conf.retries;
+		jobconf_release(&conf);
+	}
+	j->limits_known = true;
+}
+
+int job_version_dir(struct jobcore *jc, int64_t job_id, int version,
+		    char **path_out)
+{
+	int n = asprintf(path_out, "%s/jobs/%lld/v%d", jc->settings.state_dir,
+			 (long long)job_id, version);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+int job_run_dir(struct jobcore *jc, int64_t run_id, char **path_out)
+{
+	int n = asprintf(path_out, "%s/runs/%lld", jc->settings.state_dir,
+			 (long long)run_id);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+int run_set_string(char **field, const char *value)
+{
+	if (value == *field || (value && *field && strcmp(value, *field) == 0))
+		return 0;
+	char *copy = value ? strdup(value) : NULL;
+	if (value && !copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+void run_to_store(const struct run *r, struct store_run *out)
+{
+	*out = (struct store_run){
+	    .id = r->id,
+	    .job_id = r->job ? r->job->id : 0,
+	    .number = r->number,
+	    .version = r->version,
+	    .platform = r->platform,
+	    .remote_id = r->remote_id,
+	    .state = r->state,
+	    .platform_state = r->platform_state,
+	    .overrides = r->overrides,
+	    .error = r->error,
+	    .exit_code = r->exit_code,
+	    .attempts = r->attempts,
+	    .submitted_at = r->submitted_at,
+	    .started_at = r->started_at,
+	    .ended_at = r->ended_at,
+	    .updated_at = r->updated_at,
+	};
+}
+
+/* --- batches ------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void batch_add_run(struct batch *b, const struct run *r)
+{
+	for (size_t i = 0; i < b->nruns; i++) {
+		if (b->runs[i].id == r->id) {
+			store_run_release(&b->runs[i]);
+			b->nruns--;
+			b->runs[i] = b->runs[b->nruns];
+			break;
+		}
+	}
+	if (grow((void **)&b->runs, &b->runs_cap, b->nruns + 1,
+		 sizeof(*b->runs)))
+		return;
+	struct store_run *copy = &b->runs[b->nruns++];
+	run_to_store(r, copy);
+	copy->platform = dup_or_null(r->platform);
+	copy->remote_id = dup_or_null(r->remote_id);
+	copy->platform_state = dup_or_null(r->platform_state);
+	copy->overrides = dup_or_null(r->overrides);
+	copy->error = dup_or_null(r->error);
+}
+
+void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
+		     enum run_state new_state, const char *source,
+		     const char *message)
+{
+	if (grow((void **)&b->events, &b->events_cap, b->nevents + 1,
+		 sizeof(*b->events)))
+		return;
+	struct batch_event *e = &b->events[b->nevents++];
+	e->run_id = r->id;
+	e->old_state =
+	    strdup(old == RUN_STATE_COUNT ? "NONE" : state_name(old));
+	e->new_state = strdup(state_name(new_state));
+	e->source = strdup(source);
+	e->message = strdup(message ? message : "");
+	e->ev = (struct store_event){
+	    .time = clock_wall(),
+	    .run_number = r->number,
+	    .old_state = e->old_state,
+	    .new_state = e->new_state,
+	    .source = e->source,
+	    .message = e->message,
+	};
+}
+
+static void batch_add_change(struct batch *b, const struct run *r)
+{
+	if (grow((void **)&b->changes, &b->changes_cap, b->nchanges + 1,
+		 sizeof(*b->changes)))
+		return;
+	b->changes[b->nchanges++] = (struct batch_change){
+	    .job = strdup(r->job->name),
+	    .run_id = r->id,
+	    .state = r->state,
+	};
+}
+
+void run_move(struct jobcore *jc, struct batch *b, struct run *r,
+	      enum run_state to, const char *source, const char *message)
+{
+	enum run_state old = r->state;
+	double now = clock_wall();
+	r->state = to;
+	r->generation++;
+	r->updated_at = now;
+	if (to == RUN_RUNNING && r->started_at == 0)
+		r->started_at = now;
+	if (state_is_terminal(to)) {
+		if (r->ended_at == 0)
+			r->ended_at = now;
+		r->need_submit = false;
+		job_active_remove(jc, r);
+	}
+	batch_add_event(b, r, old, to, source, message);
+	batch_add_run(b, r);
+	batch_add_change(b, r);
+}
+
+static int batch_write(struct jobcore *jc, struct batch *b)
+{
+	if (b->nruns == 0 && b->nevents == 0)
+		return 0;
+	int rc = store_begin(jc->store);
+	for (size_t i = 0; rc == 0 && i < b->nruns; i++)
+		rc = store_run_update(jc->store, &b->runs[i]);
+	for (size_t i = 0; rc == 0 && i < b->nevents; i++)
+		rc = store_event_insert(jc->store, b->events[i].run_id,
+					&b->events[i].ev);
+	if (rc) {
+		store_rollback(jc->store);
+		log_error("cannot record run states: %s", strerror(-rc));
+		return rc;
+	}
+	return store_commit(jc->store);
+}
+
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->nruns; i++)
+		store_run_release(&b->runs[i]);
+	for (size_t i = 0; i < b->nevents; i++) {
+		free(b->events[i].old_state);
+		free(b->events[i].new_state);
+		free(b->events[i].source);
+		free(b->events[i].message);
+	}
+	for (size_t i = 0; i < b->nchanges; i++)
+		free(b->changes[i].job);
+	free(b->runs);
+	free(b->events);
+	free(b->changes);
+	memset(b, 0, sizeof(*b));
+}
+
+int batch_commit(struct jobcore *jc, struct batch *b)
+{
+	pthread_mutex_lock(&jc->persist);
+	pthread_mutex_unlock(&jc->lock);
+	int rc = batch_write(jc, b);
+	pthread_mutex_unlock(&jc->persist);
+	const struct job_listener *l = &jc->listener;
+	for (size_t i = 0; i < b->nchanges; i++)
+		if (l->changed)
+			l->changed(l->ctx, b->changes[i].job,
+				   b->changes[i].run_id, b->changes[i].state);
+	if (b->kick && l->kick)
+		l->kick(l->ctx);
+	batch_release(b);
+	return rc;
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+int job_core_new(struct store *store, const struct job_settings *settings,
+		 const struct job_listener *listener, struct jobcore **out)
+{
+	struct jobcore *jc = calloc(1, sizeof(*jc));
+	if (!jc)
+		return -ENOMEM;
+	jc->store = store;
+	jc->settings = *settings;
+	jc->settings.state_dir = strdup(settings->state_dir);
+	jc->settings.default_platform = strdup(settings->default_platform);
+	jc->listener = *listener;
+	if (!jc->settings.state_dir || !jc->settings.default_platform) {
+		job_core_free(jc);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&jc->lock, NULL);
+	pthread_mutex_init(&jc->persist, NULL);
+	pthread_mutex_init(&jc->deploying, NULL);
+	pthread_cond_init(&jc->refreshed, NULL);
+	*out = jc;
+	return 0;
+}
+
+void job_core_free(struct jobcore *jc)
+{
+	if (!jc)
+		return;
+	for (size_t i = 0; i < jc->njobs; i++)
+		job_free(jc->jobs[i]);
+	free(jc->jobs);
+	free(jc->active);
+	free((char *)jc->settings.state_dir);
+	free((char *)jc->settings.default_platform);
+	pthread_mutex_destroy(&jc->lock);
+	pthread_mutex_destroy(&jc->persist);
+	pthread_mutex_destroy(&jc->deploying);
+	pthread_cond_destroy(&jc->refreshed);
+	free(jc);
+}
+
+struct load_ctx {
+	struct jobcore *jc;
+	struct job **by_id; /* jobs in id order: the store loads by name */
+	size_t n;
+};
+
+static int load_job(void *ctx, const struct store_job *sj)
+{
+	struct load_ctx *lc = ctx;
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	*j = (struct job){
+	    .id = sj->id,
+	    .name = strdup(sj->name),
+	    .platform = strdup(sj->platform),
+	    .config = strdup(sj->config),
+	    .version = sj->version,
+	    .created_at = sj->created_at,
+	    .updated_at = sj->updated_at,
+	};
+	struct jobcore *jc = lc->jc;
+	/* the store walks jobs in name order, so appending keeps the sort */
+	if (!j->name || !j->platform || !j->config ||
+	    grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
+		 sizeof(*jc->jobs))) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	jc->jobs[jc->njobs++] = j;
+	return 0;
+}
+
+static int compare_job_id(const void *a, const void *b)
+{
+	int64_t x = (*(struct job *const *)a)->id;
+	int64_t y = (*(struct job *const *)b)->id;
+	return (x > y) - (x < y);
+}
+
+static struct job *load_find_job(struct load_ctx *lc, int64_t id)
+{
+	struct job key = {.id = id}, *keyp = &key;
+	struct job **found = bsearch(&keyp, lc->by_id, lc->n,
+				     sizeof(*lc->by_id), compare_job_id);
+	return found ? *found : NULL;
+}
+
+static int load_run(void *ctx, const struct store_run *sr)
+{
+	struct load_ctx *lc = ctx;
+	struct job *j = load_find_job(lc, sr->job_id);
+	if (!j)
+		return 0;
+	struct run *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*r = (struct run){
+	    .id = sr->id,
+	    .number = sr->number,
+	    .version = sr->version,
+	    .platform = dup_or_null(sr->platform),
+	    .remote_id = dup_or_null(sr->remote_id),
+	    .platform_state = dup_or_null(sr->platform_state),
+	    .overrides = dup_or_null(sr->overrides),
+	    .error = dup_or_null(sr->error),
+	    .state = sr->state,
+	    .exit_code = sr->exit_code,
+	    .attempts = sr->attempts,
+	    .submitted_at = sr->submitted_at,
+	    .started_at = sr->started_at,
+	    .ended_at = sr->ended_at,
+	    .updated_at = sr->updated_at,
+	};
+	/* an active run left by an earlier daemon: ask, or submit again */
+	r->poked = r->remote_id != NULL;
+	r->need_submit = r->remote_id == NULL && r->state == RUN_DEPLOYING;
+	int rc = job_add_run(lc->jc, j, r);
+	if (rc)
+		run_free(r);
+	return rc;
+}
+
+int job_core_start(struct jobcore *jc, struct platforms *platforms)
+{
+	struct load_ctx lc = {.jc = jc};
+	pthread_mutex_lock(&jc->lock);
+	jc->platforms = platforms;
+	int rc = store_load(jc->store, load_job, NULL, &lc);
+	if (rc == 0) {
+		lc.by_id = malloc((jc->njobs + 1) * sizeof(*lc.by_id));
+		rc = lc.by_id ? 0 : -ENOMEM;
+	}
+	if (rc == 0) {
+		memcpy(lc.by_id, jc->jobs, jc->njobs * sizeof(*lc.by_id));
+		lc.n = jc->njobs;
+		qsort(lc.by_id, lc.n, sizeof(*lc.by_id), compare_job_id);
+		rc = store_load(jc->store, NULL, load_run, &lc);
+	}
+	free(lc.by_id);
+	pthread_mutex_unlock(&jc->lock);
+	if (rc == 0 && jc->listener.kick)
+		jc->listener.kick(jc->listener.ctx);
+	return rc;
+}
+
+/* --- queries ------------------------------------------------------------ */
+
+bool job_exists(struct jobcore *jc, const char *job)
+{
+	pthread_mutex_lock(&jc->lock);
+	bool found = job_find(jc, job) != NULL;
+	pthread_mutex_unlock(&jc->lock);
+	return found;
+}
+
+int job_run_count(struct jobcore *jc, const char *job)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	int n = j ? (int)j->nruns : -ENOENT;
+	pthread_mutex_unlock(&jc->lock);
+	return n;
+}
+
+static bool job_matches_state(const struct job *j, int state)
+{
+	if (state < 0)
+		return true;
+	return j->nruns > 0 && (int)j->runs[j->nruns - 1]->state == state;
+}
+
+int job_names(struct jobcore *jc, int state, char ***names_out, size_t *n_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	char **names = calloc(jc->njobs + 1, sizeof(*names));
+	size_t n = 0;
+	for (size_t i = 0; names && i < jc->njobs; i++) {
+		if (!job_matches_state(jc->jobs[i], state))
+			continue;
+		names[n] = strdup(jc->jobs[i]->name);
+		if (!names[n]) {
+			job_names_free(names, n);
+			names = NULL;
+			break;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&jc->lock);
+	if (!names)
+		return -ENOMEM;
+	*names_out = names;
+	*n_out = n;
+	return 0;
+}
+
+void job_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+size_t job_active_count(struct jobcore *jc, const char *platform)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&jc->lock);
+	for (size_t i = 0; i < jc->nactive; i++)
+		if (strcmp(jc->active[i]->platform, platform) == 0)
+			n++;
+	pthread_mutex_unlock(&jc->lock);
+	return n;
+}
+
+int job_run_generation(struct jobcore *jc, int64_t run_id, uint64_t *out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct run *r = job_find_run_id(jc, run_id);
+	if (r)
+		*out = r->generation;
+	pthread_mutex_unlock(&jc->lock);
+	return r ? 0 : -ENOENT;
+}
+
+int job_run_final_line(struct jobcore *jc, int64_t run_id, char *line,
+		       size_t len)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct run *r = job_find_run_id(jc, run_id);
+	int rc = r ? state_is_terminal(r->state) : -ENOENT;
+	if (rc == 1)
+		snprintf(line, len, "%s\n", state_name(r->state));
+	pthread_mutex_unlock(&jc->lock);
+	return rc;
+}
+
+int job_output_path(struct jobcore *jc, const char *job, int number,
+		    const char *what, char **path_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	struct run *r = j ? job_find_run(j, number) : NULL;
+	int64_t id = r ? r->id : 0;
+	pthread_mutex_unlock(&jc->lock);
+	if (!r)
+		return -ENOENT;
+	int n = asprintf(path_out, "%s/runs/%lld/%s", jc->settings.state_dir,
+			 (long long)id, what);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+int job_app_dir(struct jobcore *jc, const char *job, char **path_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	int64_t id = j ? j->id : 0;
+	int version = j ? j->version : 0;
+	pthread_mutex_unlock(&jc->lock);
+	if (!j)
+		return -ENOENT;
+	int n = asprintf(path_out, "%s/jobs/%lld/v%d/app",
+			 jc->settings.state_dir, (long long)id, version);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+int job_config_text(struct jobcore *jc, const char *job, char **text_out,
+		    size_t *len_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	json_t *doc = j ? json_loads(j->config, 0, NULL) : NULL;
+	pthread_mutex_unlock(&jc->lock);
+	if (!j)
+		return -ENOENT;
+	char *text =
+	    doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	size_t len = strlen(text);
+	char *with_newline = realloc(text, len + 2);
+	if (!with_newline) {
+		free(text);
+		return -ENOMEM;
+	}
+	memcpy(with_newline + len, "\n", 2);
+	*text_out = with_newline;
+	*len_out = len + 1;
+	return 0;
+}
+
+struct events_ctx {
+	char *text;
+	size_t len;
+	size_t cap;
+};
+
+static int append_event(void *ctx, const struct store_event *ev)
+{
+	struct events_ctx *ec = ctx;
+	char stamp[32], line[1024];
+	clock_iso8601(ev->time, stamp, sizeof(stamp));
+	bool has_message = ev->message && ev->message[0];
+	int n = snprintf(line, sizeof(line), "%s %d %s->%s %s%s%s\n", stamp,
+			 ev->run_number, ev->old_state, ev->new_state,
+			 ev->source, has_message ? " " : "",
+			 has_message ? ev->message : "");
+	if (n < 0)
+		return -EIO;
+	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if (grow((void **)&ec->text, &ec->cap, ec->len + add + 1, 1))
+		return -ENOMEM;
+	memcpy(ec->text + ec->len, line, add + 1);
+	ec->len += add;
+	return 0;
+}
+
+int job_events_text(struct jobcore *jc, const char *job, int number,
+		    char **text_out, size_t *len_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	struct run *r = j && number ? job_find_run(j, number) : NULL;
+	int64_t job_id = j ? j->id : 0, run_id = r ? r->id : 0;
+	pthread_mutex_unlock(&jc->lock);
+	if (!j || (number && !r))
+		return -ENOENT;
+	struct events_ctx ec = {0};
+	int rc = store_events(jc->store, job_id, run_id, append_event, &ec);
+	if (rc == 0 && !ec.text)
+		ec.text = strdup("");
+	if (rc || !ec.text) {
+		free(ec.text);
+		return rc ? rc : -ENOMEM;
+	}
+	*text_out = ec.text;
+	*len_out = ec.len;
+	return 0;
+}

@@ -1,0 +1,116 @@
+/*
+ * The job core's private structures, shared by job.c (model, queries),
+ * job_deploy.c (deploy, rerun, remove) and job_poll.c (submit, refresh,
+ * cancel, timeouts). Nothing outside those files includes this.
+ *
+ * Locking: jc->lock guards every field below. Store writes are ordered by
+ * jc->persist, which is taken before jc->lock is released (lock order:
+ * lock, then persist; never the other way), so the store sees changes in
+ * the order memory did, without holding jc->lock across an fsync.
+ */
+#ifndef JOBFS_JOB_INTERNAL_H
+#define JOBFS_JOB_INTERNAL_H
+
+#include <pthread.h>
+
+#include "job.h"
+
+struct job;
+
+struct run {
+	struct job *job;
+	int64_t id;
+	int number;
+	int version;
+	char *platform;
+	char *remote_id;
+	char *platform_state;
+	char *overrides;
+	char *error;
+	enum run_state state;
+	int exit_code;
+	int attempts;
+	double submitted_at, started_at, ended_at, updated_at;
+	double refreshed_mono; /* when the platform last answered */
+	uint64_t generation;
+	char *stale_reason; /* non-NULL: the last ask failed */
+	bool refreshing;    /* a status call is in flight (single-flight) */
+	bool poked;	    /* refresh at the next pass */
+	bool need_submit;   /* submit (again) at the next pass */
+	bool submitting;
+	bool need_fetch; /* copy output from the platform at the next pass */
+};
+
+struct job {
+	int64_t id;
+	char *name;
+	char *platform;
+	char *config; /* redacted JSON text */
+	int version;
+	double created_at, updated_at;
+	bool limits_known; /* timeout/retries parsed from config */
+	long timeout;
+	int retries;
+	struct run **runs; /* by number - 1 */
+	size_t nruns, cap;
+};
+
+struct jobcore {
+	pthread_mutex_t lock;
+	pthread_cond_t refreshed; /* a status call finished */
+	pthread_mutex_t persist;
+	pthread_mutex_t deploying; /* one deploy or removal at a time */
+	struct store *store;
+	struct platforms *platforms;
+	struct job_settings settings;
+	struct job_listener listener;
+	struct job **jobs; /* sorted by name */
+	size_t njobs, jobs_cap;
+	struct run **active; /* runs not in a terminal state */
+	size_t nactive, active_cap;
+};
+
+/* Work collected under jc->lock, carried out by batch_commit(). */
+struct batch {
+	struct store_run *runs;
+	size_t nruns, runs_cap;
+	struct batch_event *events;
+	size_t nevents, events_cap;
+	struct batch_change *changes;
+	size_t nchanges, changes_cap;
+	bool kick;
+};
+
+/* job.c */
+struct job *job_find(struct jobcore *jc, const char *name);
+struct run *job_find_run(struct job *j, int number);
+struct run *job_find_run_id(struct jobcore *jc, int64_t run_id);
+int job_add_run(struct jobcore *jc, struct job *j, struct run *r);
+int job_insert(struct jobcore *jc, struct job *j);
+void job_unlink(struct jobcore *jc, struct job *j);
+void job_free(struct job *j);
+void run_free(struct run *r);
+void job_load_limits(struct job *j);
+int job_version_dir(struct jobcore *jc, int64_t job_id, int version,
+		    char **path_out);
+int job_run_dir(struct jobcore *jc, int64_t run_id, char **path_out);
+void job_active_remove(struct jobcore *jc, struct run *r);
+int job_active_add(struct jobcore *jc, struct run *r);
+void run_to_store(const struct run *r, struct store_run *out);
+
+/* Moves @r to @to, recording the event, the row and the change. */
+void run_move(struct jobcore *jc, struct batch *b, struct run *r,
+	      enum run_state to, const char *source, const char *message);
+int run_set_string(char **field, const char *value);
+
+void batch_add_run(struct batch *b, const struct run *r);
+void batch_add_event(struct batch *b, const struct run *r,
+		     enum run_state old, enum run_state new_state,
+		     const char *source, const char *message);
+/*
+ * Called with jc->lock held; releases it. Writes the batch to the store in
+ * one transaction, then tells the listeners.
+ */
+int batch_commit(struct jobcore *jc, struct batch *b);
+
+#endif

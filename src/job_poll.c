@@ -1,0 +1,668 @@
+/*
+ * The job core's side that talks to platforms: submitting, refreshing
+ * states (for the poller and for reads older than the ttl), cancelling,
+ * timeouts and retries.
+ *
+ * Every platform call is made without jc->lock. A run being refreshed is
+ * marked `refreshing`; a reader that finds it so waits on jc->refreshed
+ * (bounded) instead of asking again, which makes concurrent readers share
+ * one request. A platform that does not answer in time leaves the cached
+ * state in place, marked stale with the reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "clock.h"
+#include "fsutil.h"
+#include "job_internal.h"
+#include "jobconf.h"
+#include "log.h"
+
+/* --- applying a platform's answer ------------------------------------- */
+
+static bool has_retry_left(struct run *r)
+{
+	job_load_limits(r->job);
+	return r->attempts < r->job->retries + 1;
+}
+
+static void run_retry(struct batch *b, struct run *r,
+		      const struct run_status *st)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), "attempt %d failed: %s; retrying",
+		 r->attempts, st->error ? st->error : "failed");
+	batch_add_event(b, r, r->state, r->state, "retry", msg);
+	r->need_submit = true;
+	b->kick = true;
+}
+
+/* Copies what the platform said besides the state. */
+static void run_take_details(struct batch *b, struct run *r,
+			     const struct run_status *st)
+{
+	bool changed = false;
+	if (st->platform_state[0] &&
+	    (!r->platform_state ||
+	     strcmp(r->platform_state, st->platform_state) != 0)) {
+		run_set_string(&r->platform_state, st->platform_state);
+		changed = true;
+	}
+	if (st->started_at > 0 && r->started_at == 0) {
+		r->started_at = st->started_at;
+		changed = true;
+	}
+	if (changed)
+		batch_add_run(b, r);
+}
+
+static void run_take_end(struct run *r, const struct run_status *st)
+{
+	if (st->ended_at > 0)
+		r->ended_at = st->ended_at;
+	r->exit_code = st->exit_code;
+}
+
+/*
+ * Applies a status answer to @r. A timeout cancel ends FAILED with the
+ * timeout as its error (r->error was set when the cancel was sent).
+ */
+static void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
+		      const struct run_status *st, int rc, const char *err,
+		      const char *source)
+{
+	if (rc == -ENOENT && r->remote_id) {
+		run_set_string(&r->error,
+			       "the platform no longer knows the run");
+		run_move(jc, b, r, RUN_LOST, source, r->error);
+		return;
+	}
+	if (rc) {
+		run_set_string(&r->stale_reason, err[0] ? err : strerror(-rc));
+		return;
+	}
+	run_set_string(&r->stale_reason, NULL);
+	r->refreshed_mono = clock_mono();
+	run_take_details(b, r, st);
+	enum run_state to = st->state;
+	if (!state_can_move(r->state, to))
+		return;
+	if (to == RUN_FAILED && r->state != RUN_CANCELLING &&
+	    has_retry_left(r)) {
+		run_retry(b, r, st);
+		return;
+	}
+	if (state_is_terminal(to))
+		run_take_end(r, st);
+	if (to == RUN_CANCELLED && r->error)
+		to = RUN_FAILED;
+	else if (to == RUN_FAILED || to == RUN_LOST)
+		run_set_string(&r->error, st->error ? st->error : "failed");
+	if (state_is_terminal(to) &&
+	    platform_caps(platforms_get(jc->platforms, r->platform)) &
+		PLATFORM_CAP_UPLOAD)
+		r->need_fetch = true;
+	run_move(jc, b, r, to, source, to == RUN_FAILED ? r->error : "");
+}
+
+/* --- reads -------------------------------------------------------------- */
+
+static bool run_needs_refresh(struct jobcore *jc, const struct run *r)
+{
+	return !state_is_terminal(r->state) && r->remote_id &&
+	       clock_mono() - r->refreshed_mono >= jc->settings.ttl;
+}
+
+/* Waits (bounded) for an in-flight refresh of @r. jc->lock is held. */
+static void wait_for_refresh(struct jobcore *jc, struct run *r)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)jc->settings.call_timeout + 1;
+	while (r->refreshing &&
+	       pthread_cond_timedwait(&jc->refreshed, &jc->lock, &until) == 0)
+		;
+}
+
+/* Asks the platform about @r for a reader. Called and returns locked. */
+static const char *refresh_for_read(struct jobcore *jc, struct run *r)
+{
+	if (r->refreshing) {
+		wait_for_refresh(jc, r);
+		return r->refreshing || r->stale_reason ? "offline" : "live";
+	}
+	r->refreshing = true;
+	char *remote_id = strdup(r->remote_id);
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	pthread_mutex_unlock(&jc->lock);
+	struct run_status st;
+	char err[256] = "";
+	int rc = remote_id && p
+		     ? platform_status(p, remote_id, jc->settings.call_timeout,
+				       &st, err, sizeof(err))
+		     : -ENOMEM;
+	free(remote_id);
+	pthread_mutex_lock(&jc->lock);
+	struct batch b = {0};
+	run_apply(jc, &b, r, &st, rc, err, "read");
+	platform_status_release(&st);
+	r->refreshing = false;
+	pthread_cond_broadcast(&jc->refreshed);
+	batch_commit(jc, &b);
+	pthread_mutex_lock(&jc->lock);
+	return rc ? "offline" : "live";
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void view_fill(struct run_view *v, const struct run *r,
+		      const char *source)
+{
+	*v = (struct run_view){
+	    .job = strdup(r->job->name),
+	    .run_id = r->id,
+	    .number = r->number,
+	    .platform = dup_or_null(r->platform),
+	    .remote_id = dup_or_null(r->remote_id),
+	    .state = r->state,
+	    .platform_state = dup_or_null(r->platform_state),
+	    .error = dup_or_null(r->error),
+	    .exit_code = r->exit_code,
+	    .attempts = r->attempts,
+	    .submitted_at = r->submitted_at,
+	    .started_at = r->started_at,
+	    .ended_at = r->ended_at,
+	    .updated_at = r->updated_at,
+	    .source = source,
+	    .stale = r->stale_reason != NULL,
+	    .stale_reason = dup_or_null(r->stale_reason),
+	    .generation = r->generation,
+	};
+	double seen = r->refreshed_mono > 0 ? clock_mono() - r->refreshed_mono
+					    : clock_wall() - r->updated_at;
+	v->age_s = seen > 0 ? seen : 0;
+}
+
+int job_run_view(struct jobcore *jc, const char *job, int number, bool refresh,
+		 struct run_view *out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	struct run *r = j ? job_find_run(j, number) : NULL;
+	if (!r) {
+		pthread_mutex_unlock(&jc->lock);
+		return -ENOENT;
+	}
+	const char *source = "cache";
+	if (refresh && run_needs_refresh(jc, r))
+		source = refresh_for_read(jc, r);
+	/* the run may have been removed while the lock was dropped */
+	j = job_find(jc, job);
+	r = j ? job_find_run(j, number) : NULL;
+	if (r)
+		view_fill(out, r, source);
+	pthread_mutex_unlock(&jc->lock);
+	return r ? 0 : -ENOENT;
+}
+
+void job_run_view_release(struct run_view *v)
+{
+	free(v->job);
+	free(v->platform);
+	free(v->remote_id);
+	free(v->platform_state);
+	free(v->error);
+	free(v->stale_reason);
+	memset(v, 0, sizeof(*v));
+}
+
+/* --- submitting --------------------------------------------------------- */
+
+/* What a submit needs, copied out of the run under the lock. */
+struct ticket {
+	int64_t run_id;
+	int64_t job_id;
+	int version;
+	int attempt;
+	char *job;
+	char *platform;
+	char *overrides;
+	char *run_key;
+};
+
+static void ticket_release(struct ticket *t)
+{
+	free(t->job);
+	free(t->platform);
+	free(t->overrides);
+	free(t->run_key);
+}
+
+static int ticket_fill(struct ticket *t, const struct run *r)
+{
+	*t = (struct ticket){
+	    .run_id = r->id,
+	    .job_id = r->job->id,
+	    .version = r->version,
+	    .attempt = r->attempts + 1,
+	    .job = strdup(r->job->name),
+	    .platform = strdup(r->platform),
+	    .overrides = dup_or_null(r->overrides),
+	};
+	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) <
+	    0)
+		t->run_key = NULL;
+	return t->job && t->platform && t->run_key ? 0 : -ENOMEM;
+}
+
+/* The full (unredacted) config of a version, with the run's override. */
+static int ticket_config(struct jobcore *jc, const struct ticket *t,
+			 const char *version_dir, struct job_config *out,
+			 char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/config.json", version_dir);
+	int rc = fsutil_read_all(path, 1 << 20, &text, &len);
+	if (rc) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	struct job_config base;
+	rc = jobconf_parse(text, len, &base, err, errlen);
+	free(text);
+	if (rc)
+		return rc;
+	const char *ov = t->overrides ? t->overrides : "";
+	rc = jobconf_override(&base, ov, strlen(ov), out, err, errlen);
+	jobconf_release(&base);
+	return rc;
+}
+
+/* Resolves the entry point: the config's, else the bundle's only file. */
+static int resolve_entry(const struct job_config *conf, const char *app_dir,
+			 bool has_app, char **entry_out, char *err,
+			 size_t errlen)
+{
+	if (conf->entry_point) {
+		*entry_out = strdup(conf->entry_point);
+		return *entry_out ? 0 : -ENOMEM;
+	}
+	*entry_out = NULL;
+	if (!has_app)
+		return 0;
+	int rc = bundle_default_entry(app_dir, entry_out, err, errlen);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int submit_ticket(struct jobcore *jc, const struct ticket *t,
+			 char **remote_id_out, char *err, size_t errlen)
+{
+	char *version_dir = NULL, *run_dir = NULL, *entry = NULL;
+	char app_dir[4096];
+	struct job_config conf = {0};
+	struct platform *p = platforms_get(jc->platforms, t->platform);
+	int rc = p ? 0 : -EINVAL;
+	if (!p)
+		snprintf(err, errlen, "unknown platform \"%s\"", t->platform);
+	if (rc == 0)
+		rc = job_version_dir(jc, t->job_id, t->version, &version_dir);
+	if (rc == 0)
+		rc = job_run_dir(jc, t->run_id, &run_dir);
+	if (rc == 0)
+		rc = ticket_config(jc, t, version_dir, &conf, err, errlen);
+	snprintf(app_dir, sizeof(app_dir), "%s/app",
+		 version_dir ? version_dir : "");
+	bool has_app = rc == 0 && access(app_dir, F_OK) == 0;
+	if (rc == 0)
+		rc =
+		    resolve_entry(&conf, app_dir, has_app, &entry, err, errlen);
+	if (rc == 0) {
+		struct run_spec spec = {
+		    .job_name = t->job,
+		    .run_key = t->run_key,
+		    .bundle_dir = has_app ? app_dir : NULL,
+		    .entry_point = entry,
+		    .args = conf.args,
+		    .env = conf.env,
+		    .conf = conf.conf,
+		    .output_dir = run_dir,
+		    .attempt = t->attempt,
+		};
+		rc =
+		    platform_submit(p, &spec, 30.0, remote_id_out, err, errlen);
+	}
+	jobconf_release(&conf);
+	free(entry);
+	free(version_dir);
+	free(run_dir);
+	return rc;
+}
+
+/*
+ * Records a submit's outcome. Returns true when the run was cancelled while
+ * the submit was in flight, so the new remote run must be cancelled too.
+ */
+static bool submit_done(struct jobcore *jc, struct batch *b,
+			const struct ticket *t, int rc, char *remote_id,
+			const char *err)
+{
+	struct run *r = job_find_run_id(jc, t->run_id);
+	if (!r) {
+		free(remote_id);
+		return false;
+	}
+	r->submitting = false;
+	r->need_submit = false;
+	r->attempts = t->attempt;
+	if (r->submitted_at == 0)
+		r->submitted_at = clock_wall();
+	if (rc) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "submit failed: %s", err);
+		struct run_status st = {
+		    .state = RUN_FAILED, .exit_code = -1, .error = msg};
+		run_apply(jc, b, r, &st, 0, "", "submit");
+		return false;
+	}
+	free(r->remote_id);
+	r->remote_id = remote_id;
+	r->refreshed_mono = 0;
+	r->poked = true;
+	b->kick = true;
+	char msg[64];
+	snprintf(msg, sizeof(msg), "attempt %d", t->attempt);
+	if (state_can_move(r->state, RUN_QUEUED))
+		run_move(jc, b, r, RUN_QUEUED, "submit", msg);
+	else
+		batch_add_event(b, r, r->state, r->state, "submit", msg);
+	return r->state == RUN_CANCELLING;
+}
+
+/* Collects runs waiting for a submit. Called locked. */
+static size_t collect_submits(struct jobcore *jc, struct ticket **out)
+{
+	*out = calloc(jc->nactive + 1, sizeof(**out));
+	size_t n = 0;
+	for (size_t i = 0; *out && i < jc->nactive; i++) {
+		struct run *r = jc->active[i];
+		if (!r->need_submit || r->submitting)
+			continue;
+		if (ticket_fill(&(*out)[n], r) == 0) {
+			r->submitting = true;
+			n++;
+		} else {
+			ticket_release(&(*out)[n]);
+		}
+	}
+	return n;
+}
+
+static void submit_pass(struct jobcore *jc)
+{
+	struct ticket *tickets;
+	pthread_mutex_lock(&jc->lock);
+	size_t n = collect_submits(jc, &tickets);
+	pthread_mutex_unlock(&jc->lock);
+	for (size_t i = 0; i < n; i++) {
+		char err[512] = "", *remote_id = NULL;
+		int rc = submit_ticket(jc, &tickets[i], &remote_id, err,
+				       sizeof(err));
+		if (rc)
+			log_warn("job \"%s\": submit failed: %s",
+				 tickets[i].job, err);
+		struct batch b = {0};
+		pthread_mutex_lock(&jc->lock);
+		bool cancelled =
+		    submit_done(jc, &b, &tickets[i], rc, remote_id, err);
+		char *id = cancelled ? strdup(remote_id) : NULL;
+		batch_commit(jc, &b);
+		if (id)
+			platform_cancel(
+			    platforms_get(jc->platforms, tickets[i].platform),
+			    id, "cancelled", 30.0, err, sizeof(err));
+		free(id);
+		ticket_release(&tickets[i]);
+	}
+	free(tickets);
+}
+
+/* --- refreshing ------------------------------------------------------- */
+
+struct probe {
+	struct run *run;
+	char *remote_id;
+};
+
+/* Marks and copies the runs of @platform due for a refresh. Locked. */
+static size_t collect_probes(struct jobcore *jc, const char *platform,
+			     bool full, struct probe *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < jc->nactive; i++) {
+		struct run *r = jc->active[i];
+		if (strcmp(r->platform, platform) != 0 || !r->remote_id ||
+		    r->refreshing || r->submitting || !(full || r->poked))
+			continue;
+		out[n].run = r;
+		out[n].remote_id = strdup(r->remote_id);
+		if (!out[n].remote_id)
+			continue;
+		r->refreshing = true;
+		r->poked = false;
+		n++;
+	}
+	return n;
+}
+
+static void refresh_platform(struct jobcore *jc, struct platform *p,
+			     const char *name, bool full)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct probe *probes = calloc(jc->nactive + 1, sizeof(*probes));
+	size_t n = probes ? collect_probes(jc, name, full, probes) : 0;
+	pthread_mutex_unlock(&jc->lock);
+	if (n == 0) {
+		free(probes);
+		return;
+	}
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	struct run_status *st = calloc(n + 1, sizeof(*st));
+	int *rcs = calloc(n + 1, sizeof(*rcs));
+	char err[256] = "";
+	int rc = ids && st && rcs ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		ids[i] = probes[i].remote_id;
+	if (rc == 0 && n > 0)
+		rc = platform_status_many(p, ids, st, rcs, n,
+					  jc->settings.call_timeout * 2, err,
+					  sizeof(err));
+	struct batch b = {0};
+	pthread_mutex_lock(&jc->lock);
+	for (size_t i = 0; i < n; i++) {
+		run_apply(jc, &b, probes[i].run, st ? &st[i] : NULL,
+			  rc ? rc : rcs[i], err, "poller");
+		probes[i].run->refreshing = false;
+		free(probes[i].remote_id);
+		if (st)
+			platform_status_release(&st[i]);
+	}
+	pthread_cond_broadcast(&jc->refreshed);
+	batch_commit(jc, &b);
+	free(probes);
+	free(ids);
+	free(st);
+	free(rcs);
+}
+
+/* --- fetching output -------------------------------------------------- */
+
+static void fetch_pass(struct jobcore *jc)
+{
+	for (;;) {
+		pthread_mutex_lock(&jc->lock);
+		struct run *r = NULL;
+		for (size_t i = 0; !r && i < jc->njobs; i++)
+			for (size_t k = 0; !r && k < jc->jobs[i]->nruns; k++)
+				if (jc->jobs[i]->runs[k]->need_fetch)
+					r = jc->jobs[i]->runs[k];
+		if (!r) {
+			pthread_mutex_unlock(&jc->lock);
+			return;
+		}
+		r->need_fetch = false;
+		struct platform *p = platforms_get(jc->platforms, r->platform);
+		char *remote_id = strdup(r->remote_id), *dir = NULL;
+		job_run_dir(jc, r->id, &dir);
+		pthread_mutex_unlock(&jc->lock);
+		char err[256];
+		if (p && remote_id && dir &&
+		    platform_fetch(p, remote_id, dir, 60.0, err, sizeof(err)))
+			log_warn("cannot fetch output of \"%s\": %s", remote_id,
+				 err);
+		free(remote_id);
+		free(dir);
+	}
+}
+
+/* --- cancelling and timeouts -------------------------------------------- */
+
+/*
+ * Sends a cancel for run @run_id and moves it to CANCELLING. @timeout_msg
+ * non-NULL marks a timeout (the run then ends FAILED with it).
+ */
+static int cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
+		      const char *source, const char *timeout_msg, char *err,
+		      size_t errlen)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct run *r = job_find_run_id(jc, run_id);
+	int rc = 0;
+	if (!r || state_is_terminal(r->state)) {
+		snprintf(err, errlen, "run already ended");
+		rc = -EINVAL;
+	} else if (r->state == RUN_CANCELLING) {
+		rc = 1;
+	}
+	struct batch b = {0};
+	if (rc == 0 && !r->remote_id && !r->submitting) {
+		/* never submitted: nothing to ask the platform */
+		run_move(jc, &b, r, RUN_CANCELLED, source, reason);
+		return batch_commit(jc, &b);
+	}
+	char *remote_id = rc == 0 && r->remote_id ? strdup(r->remote_id) : NULL;
+	struct platform *p =
+	    r ? platforms_get(jc->platforms, r->platform) : NULL;
+	pthread_mutex_unlock(&jc->lock);
+	if (rc)
+		return rc > 0 ? 0 : rc;
+	if (remote_id && p)
+		rc =
+		    platform_cancel(p, remote_id, reason,
+				    jc->settings.call_timeout * 5, err, errlen);
+	free(remote_id);
+	pthread_mutex_lock(&jc->lock);
+	r = job_find_run_id(jc, run_id);
+	if (rc == 0 && r && state_can_move(r->state, RUN_CANCELLING)) {
+		if (timeout_msg)
+			run_set_string(&r->error, timeout_msg);
+		r->poked = true;
+		b.kick = true;
+		run_move(jc, &b, r, RUN_CANCELLING, source, reason);
+	} else if (rc == -EINVAL && r) {
+		r->poked = true; /* it ended on the platform: learn how */
+		b.kick = true;
+	}
+	batch_commit(jc, &b);
+	return rc;
+}
+
+int job_cancel(struct jobcore *jc, const char *job, int number,
+	       const char *reason, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	struct run *r = j ? job_find_run(j, number) : NULL;
+	int64_t run_id = r ? r->id : 0;
+	pthread_mutex_unlock(&jc->lock);
+	if (!r) {
+		snprintf(err, errlen, "no such run");
+		return -ENOENT;
+	}
+	return cancel_run(jc, run_id, reason && *reason ? reason : "cancelled",
+			  "user", NULL, err, errlen);
+}
+
+static bool run_timed_out(struct run *r, double now)
+{
+	job_load_limits(r->job);
+	return r->job->timeout > 0 && r->remote_id && r->submitted_at > 0 &&
+	       r->state != RUN_CANCELLING &&
+	       now - r->submitted_at >= (double)r->job->timeout;
+}
+
+static void timeout_pass(struct jobcore *jc)
+{
+	double now = clock_wall();
+	pthread_mutex_lock(&jc->lock);
+	int64_t *due = calloc(jc->nactive + 1, sizeof(*due));
+	long *limits = calloc(jc->nactive + 1, sizeof(*limits));
+	size_t n = 0;
+	for (size_t i = 0; due && limits && i < jc->nactive; i++) {
+		if (run_timed_out(jc->active[i], now)) {
+			limits[n] = jc->active[i]->job->timeout;
+			due[n++] = jc->active[i]->id;
+		}
+	}
+	pthread_mutex_unlock(&jc->lock);
+	for (size_t i = 0; i < n; i++) {
+		char msg[64], err[256];
+		snprintf(msg, sizeof(msg), "timed out after %ld s", limits[i]);
+		cancel_run(jc, due[i], msg, "timeout", msg, err, sizeof(err));
+	}
+	free(due);
+	free(limits);
+}
+
+/* --- the poller's entry points -------------------------------------------- */
+
+void job_platform_changed(struct jobcore *jc, const char *platform,
+			  const char *remote_id)
+{
+	bool found = false;
+	pthread_mutex_lock(&jc->lock);
+	for (size_t i = 0; i < jc->nactive; i++) {
+		struct run *r = jc->active[i];
+		if (r->remote_id && strcmp(r->remote_id, remote_id) == 0 &&
+		    strcmp(r->platform, platform) == 0) {
+			r->poked = true;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&jc->lock);
+	if (found && jc->listener.kick)
+		jc->listener.kick(jc->listener.ctx);
+}
+
+void job_poll(struct jobcore *jc, bool full)
+{
+	if (!jc->platforms)
+		return;
+	submit_pass(jc);
+	for (size_t i = 0; i < platforms_count(jc->platforms); i++) {
+		const char *name = platforms_name(jc->platforms, i);
+		refresh_platform(jc, platforms_get(jc->platforms, name), name,
+				 full);
+	}
+	fetch_pass(jc);
+	timeout_pass(jc);
+}

@@ -1,0 +1,27 @@
+# The daemon: everything but main.c is libjobfs.a, which the unit tests link.
+noinst_LIBRARIES += src/libjobfs.a
+src_libjobfs_a_SOURCES = \
+	%D%/state.c %D%/state.h \
+	%D%/log.c %D%/log.h \
+	%D%/clock.c %D%/clock.h \
+	%D%/fsutil.c %D%/fsutil.h \
+	%D%/jobconf.c %D%/jobconf.h \
+	%D%/config.c %D%/config.h \
+	%D%/bundle.c %D%/bundle.h \
+	%D%/store.c %D%/store.h \
+	%D%/platform.c %D%/platform.h \
+	%D%/job.c %D%/job.h %D%/job_internal.h \
+	%D%/job_deploy.c %D%/job_poll.c \
+	%D%/job_render.c %D%/job_render.h \
+	%D%/poller.c %D%/poller.h \
+	%D%/waiters.c %D%/waiters.h \
+	%D%/node.c %D%/node.h \
+	%D%/fs.c %D%/fs.h %D%/fs_internal.h \
+	%D%/fs_job.c %D%/fs_new.c \
+	%D%/options.c %D%/options.h \
+	%D%/jobfs.h \
+	$(PLATFORM_SOURCES)
+
+bin_PROGRAMS += src/jobfs
+src_jobfs_SOURCES = %D%/main.c
+src_jobfs_LDADD = src/libjobfs.a $(JOBFS_LIBS)

@@ -1,0 +1,148 @@
+/*
+ * Option parsing in the sshfs style: an offsetof table for the options
+ * that are plain values, a key for the ones that need checking, and the
+ * fstab noise (auto, noauto, user, _netdev) discarded.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fuse_opt.h>
+
+#include "options.h"
+
+#define DEFAULT_POLL_S 5.0
+#define DEFAULT_TTL_S  2.0
+
+enum { KEY_POLL, KEY_TTL };
+
+#define OPT(t, p)                                                              \
+	{                                                                      \
+		t, offsetof(struct options, p), 1                              \
+	}
+
+static const struct fuse_opt option_spec[] = {
+    OPT("config=%s", config_path),
+    OPT("state=%s", state_dir),
+    OPT("platform=%s", platform),
+    FUSE_OPT_KEY("poll=", KEY_POLL),
+    FUSE_OPT_KEY("ttl=", KEY_TTL),
+    FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+    FUSE_OPT_END,
+};
+
+struct parse_ctx {
+	struct options *opts;
+	char *err;
+	size_t errlen;
+	int rc;
+};
+
+static int parse_seconds(const char *text, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || end == text || *end != '\0' || !(v > 0) || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int option_key(void *data, const char *arg, int key,
+		      struct fuse_args *outargs)
+{
+	struct parse_ctx *ctx = data;
+	if (key != KEY_POLL && key != KEY_TTL)
+		return 1; /* keep for libfuse */
+	const char *value = strchr(arg, '=') + 1;
+	double *field = key == KEY_POLL ? &ctx->opts->poll : &ctx->opts->ttl;
+	if (parse_seconds(value, field)) {
+		snprintf(ctx->err, ctx->errlen,
+			 "bad option \"%s\": expected seconds, more than 0 "
+			 "and at most 86400",
+			 arg);
+		ctx->rc = -EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int options_parse(struct fuse_args *args, struct options *out, char *err,
+		  size_t errlen)
+{
+	*out = (struct options){.poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S};
+	struct parse_ctx ctx = {.opts = out, .err = err, .errlen = errlen};
+	if (fuse_opt_parse(args, out, option_spec, option_key) != 0) {
+		if (ctx.rc == 0)
+			snprintf(err, errlen, "cannot parse the options");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *dir = NULL;
+	if (xdg && *xdg) {
+		if (asprintf(&dir, "%s/jobfs", xdg) < 0)
+			dir = NULL;
+	} else if (asprintf(&dir, "%s/.local/state/jobfs",
+			    home && *home ? home : "/tmp") < 0) {
+		dir = NULL;
+	}
+	return dir;
+}
+
+int options_finish(struct options *opts, char *err, size_t errlen)
+{
+	if (!opts->state_dir)
+		opts->state_dir = default_state_dir();
+	if (!opts->state_dir) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	char *absolute = realpath(opts->state_dir, NULL);
+	if (absolute) {
+		free(opts->state_dir);
+		opts->state_dir = absolute;
+	} else if (opts->state_dir[0] != '/') {
+		snprintf(err, errlen,
+			 "state directory \"%s\" must exist or be absolute",
+			 opts->state_dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void options_release(struct options *opts)
+{
+	free(opts->config_path);
+	free(opts->state_dir);
+	free(opts->platform);
+}
+
+void options_print_help(void)
+{
+	printf("jobfs options:\n"
+	       "    -o config=PATH         JSON config file (platforms, "
+	       "defaults)\n"
+	       "    -o state=DIR           SQLite database, bundles and run "
+	       "output\n"
+	       "                           (default $XDG_STATE_HOME/jobfs)\n"
+	       "    -o platform=NAME       platform for jobs that name none "
+	       "(default local)\n"
+	       "    -o poll=SECONDS        poller interval (default 5)\n"
+	       "    -o ttl=SECONDS         age of a cached state before a read "
+	       "asks the\n"
+	       "                           platform (default 2)\n\n");
+}

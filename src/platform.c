@@ -1,0 +1,382 @@
+/*
+ * The platform registry and the wrappers around every platform op.
+ *
+ * Wrappers own the cross-cutting work so that each platform file only
+ * speaks its protocol: deadlines, request/error/latency counts for
+ * platforms/PNAME/stats, health for platforms/PNAME/health, and fallbacks
+ * for optional ops. Latencies are kept in a small ring per platform; the
+ * percentiles are computed when stats is read, not on every call.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "fsutil.h"
+#include "local.h"
+#include "log.h"
+#include "platform.h"
+
+/* The registry: the only list of platform kinds. */
+static const struct platform_ops *const platform_kinds[] = {
+    &local_platform,
+};
+
+#define LATENCY_RING 1024
+
+struct platform_stats {
+	pthread_mutex_t lock;
+	unsigned long requests, errors, retries;
+	double latency_ms[LATENCY_RING];
+	size_t nlatency; /* samples stored, up to LATENCY_RING */
+	size_t next;	 /* ring position of the next sample */
+	int health_rc;	 /* 0 healthy, else the last failure */
+	char health_reason[256];
+	double health_since;
+};
+
+struct platform_entry {
+	char *name;
+	struct platform *platform;
+	struct platform_stats stats;
+	const struct platform_listener *listener;
+};
+
+struct platforms {
+	struct platform_listener listener;
+	struct platform_entry *entries;
+	size_t n;
+};
+
+const struct platform_ops *platform_kind(const char *kind)
+{
+	size_t n = sizeof(platform_kinds) / sizeof(platform_kinds[0]);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(platform_kinds[i]->kind, kind) == 0)
+			return platform_kinds[i];
+	return NULL;
+}
+
+int platform_helper_main(int argc, char **argv)
+{
+	const struct platform_ops *ops =
+	    argc > 0 ? platform_kind(argv[0]) : NULL;
+	if (!ops || !ops->helper_main) {
+		fprintf(stderr, "jobfs: no platform helper for \"%s\"\n",
+			argc > 0 ? argv[0] : "");
+		return 2;
+	}
+	return ops->helper_main(argc, argv);
+}
+
+static void entry_changed(void *ctx, const char *remote_id)
+{
+	struct platform_entry *e = ctx;
+	if (e->listener && e->listener->changed)
+		e->listener->changed(e->listener->ctx, e->name, remote_id);
+}
+
+static int entry_open(struct platform_entry *e,
+		      const struct platform_config *pc, const char *state_dir,
+		      char *err, size_t errlen)
+{
+	const struct platform_ops *ops = platform_kind(pc->kind);
+	if (!ops) {
+		snprintf(err, errlen, "platform \"%s\": unknown kind \"%s\"",
+			 pc->name, pc->kind);
+		return -EINVAL;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/platforms/%s", state_dir, pc->name);
+	int rc = fsutil_mkdir_p(dir, 0700);
+	if (rc) {
+		snprintf(err, errlen,
+			 "platform \"%s\": cannot create \"%s\": %s", pc->name,
+			 dir, strerror(-rc));
+		return rc;
+	}
+	struct platform_env env = {
+	    .name = pc->name,
+	    .state_dir = dir,
+	    .fields = pc->fields,
+	    .changed = entry_changed,
+	    .changed_ctx = e,
+	};
+	char why[512] = "";
+	rc = ops->open(&env, &e->platform, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "platform \"%s\": %s", pc->name, why);
+		return rc;
+	}
+	e->platform->ops = ops;
+	e->platform->name = e->name;
+	e->platform->stats = &e->stats;
+	return 0;
+}
+
+int platforms_open(const struct config *cfg, const char *state_dir,
+		   const struct platform_listener *listener,
+		   struct platforms **out, char *err, size_t errlen)
+{
+	struct platforms *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	ps->listener = *listener;
+	ps->entries = calloc(cfg->nplatforms, sizeof(*ps->entries));
+	if (!ps->entries) {
+		free(ps);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->nplatforms; i++) {
+		struct platform_entry *e = &ps->entries[i];
+		pthread_mutex_init(&e->stats.lock, NULL);
+		e->stats.health_since = clock_wall();
+		e->listener = &ps->listener;
+		e->name = strdup(cfg->platforms[i].name);
+		ps->n = i + 1;
+		int rc = e->name ? entry_open(e, &cfg->platforms[i], state_dir,
+					      err, errlen)
+				 : -ENOMEM;
+		if (rc) {
+			platforms_close(ps);
+			return rc;
+		}
+	}
+	*out = ps;
+	return 0;
+}
+
+void platforms_close(struct platforms *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct platform_entry *e = &ps->entries[i];
+		if (e->platform)
+			e->platform->ops->close(e->platform);
+		pthread_mutex_destroy(&e->stats.lock);
+		free(e->name);
+	}
+	free(ps->entries);
+	free(ps);
+}
+
+struct platform *platforms_get(struct platforms *ps, const char *name)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->entries[i].name, name) == 0)
+			return ps->entries[i].platform;
+	return NULL;
+}
+
+size_t platforms_count(const struct platforms *ps)
+{
+	return ps->n;
+}
+
+const char *platforms_name(const struct platforms *ps, size_t i)
+{
+	return i < ps->n ? ps->entries[i].name : NULL;
+}
+
+unsigned platform_caps(const struct platform *p)
+{
+	return p->ops->caps;
+}
+
+/* Whether an error says the platform itself is unwell (not the request). */
+static bool is_platform_failure(int rc)
+{
+	return rc == -ETIMEDOUT || rc == -ECONNREFUSED || rc == -EAGAIN ||
+	       rc == -EACCES || rc == -EPROTO || rc == -EIO ||
+	       rc == -EHOSTUNREACH || rc == -ECONNRESET;
+}
+
+static void stats_record(struct platform *p, double started, int rc,
+			 const char *err)
+{
+	struct platform_stats *st = p->stats;
+	double ms = (clock_mono() - started) * 1000.0;
+	pthread_mutex_lock(&st->lock);
+	st->requests++;
+	st->latency_ms[st->next] = ms;
+	st->next = (st->next + 1) % LATENCY_RING;
+	if (st->nlatency < LATENCY_RING)
+		st->nlatency++;
+	if (rc)
+		st->errors++;
+	bool failed = is_platform_failure(rc);
+	if (failed != (st->health_rc != 0)) {
+		st->health_rc = failed ? rc : 0;
+		st->health_since = clock_wall();
+		snprintf(st->health_reason, sizeof(st->health_reason), "%s",
+			 failed ? err : "");
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void call_init(struct call *c, double timeout_s)
+{
+	c->deadline = clock_mono() + timeout_s;
+	c->err[0] = '\0';
+}
+
+/* Copies the op's reason out, with a fallback for ops that gave none. */
+static void call_finish(struct platform *p, struct call *c, double started,
+			int rc, char *err, size_t errlen)
+{
+	if (rc && c->err[0] == '\0')
+		snprintf(c->err, sizeof(c->err), "%s", strerror(-rc));
+	if (rc && err)
+		snprintf(err, errlen, "%s", c->err);
+	stats_record(p, started, rc, c->err);
+}
+
+int platform_validate(struct platform *p, const struct run_spec *run, char *err,
+		      size_t errlen)
+{
+	if (!p->ops->validate)
+		return 0;
+	struct call c;
+	call_init(&c, 5.0);
+	int rc = p->ops->validate(p, &c, run);
+	if (rc && err)
+		snprintf(err, errlen, "%s", c.err[0] ? c.err : strerror(-rc));
+	return rc;
+}
+
+int platform_submit(struct platform *p, const struct run_spec *run,
+		    double timeout_s, char **remote_id_out, char *err,
+		    size_t errlen)
+{
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	int rc = p->ops->submit(p, &c, run, remote_id_out);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+int platform_status(struct platform *p, const char *remote_id, double timeout_s,
+		    struct run_status *out, char *err, size_t errlen)
+{
+	struct call c;
+	call_init(&c, timeout_s);
+	memset(out, 0, sizeof(*out));
+	out->exit_code = -1;
+	double started = clock_mono();
+	int rc = p->ops->status(p, &c, remote_id, out);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+int platform_status_many(struct platform *p, const char *const *remote_ids,
+			 struct run_status *out, int *rcs, size_t n,
+			 double timeout_s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].exit_code = -1;
+	}
+	if (!p->ops->status_many) {
+		for (size_t i = 0; i < n; i++)
+			rcs[i] = platform_status(p, remote_ids[i], timeout_s,
+						 &out[i], err, errlen);
+		return 0;
+	}
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	int rc = p->ops->status_many(p, &c, remote_ids, out, rcs, n);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+int platform_fetch(struct platform *p, const char *remote_id,
+		   const char *output_dir, double timeout_s, char *err,
+		   size_t errlen)
+{
+	if (!p->ops->fetch)
+		return 0;
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	int rc = p->ops->fetch(p, &c, remote_id, output_dir);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+int platform_cancel(struct platform *p, const char *remote_id,
+		    const char *reason, double timeout_s, char *err,
+		    size_t errlen)
+{
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	int rc = p->ops->cancel(p, &c, remote_id, reason);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+void platform_status_release(struct run_status *st)
+{
+	free(st->error);
+	st->error = NULL;
+}
+
+int platform_render_kind(struct platform *p, char **text_out)
+{
+	return asprintf(text_out, "%s\n", p->ops->kind) < 0 ? -ENOMEM : 0;
+}
+
+int platform_render_health(struct platform *p, char **text_out)
+{
+	struct platform_stats *st = p->stats;
+	char since[32];
+	pthread_mutex_lock(&st->lock);
+	clock_iso8601(st->health_since, since, sizeof(since));
+	int n = st->health_rc ? asprintf(text_out, "DOWN since %s: %s\n", since,
+					 st->health_reason)
+			      : asprintf(text_out, "OK since %s\n", since);
+	pthread_mutex_unlock(&st->lock);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The @q-quantile of the samples (sorted in place); 0 when there are none. */
+static double quantile(double *sorted, size_t n, double q)
+{
+	if (n == 0)
+		return 0;
+	size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+	return sorted[i];
+}
+
+int platform_render_stats(struct platform *p, size_t runs_active,
+			  char **text_out)
+{
+	struct platform_stats *st = p->stats;
+	double samples[LATENCY_RING];
+	pthread_mutex_lock(&st->lock);
+	size_t n = st->nlatency;
+	memcpy(samples, st->latency_ms, n * sizeof(double));
+	unsigned long requests = st->requests, errors = st->errors,
+		      retries = st->retries;
+	pthread_mutex_unlock(&st->lock);
+	qsort(samples, n, sizeof(double), compare_double);
+	int len = asprintf(text_out,
+			   "requests %lu\nerrors %lu\nretries %lu\n"
+			   "latency_p50_ms %.3f\nlatency_p99_ms %.3f\n"
+			   "runs_active %zu\n",
+			   requests, errors, retries, quantile(samples, n, 0.5),
+			   quantile(samples, n, 0.99), runs_active);
+	return len < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,124 @@
+/*
+ * The poller thread. It sleeps on a condition variable until the next full
+ * pass is due or a kick arrives; kicks that come while a pass runs are
+ * remembered, so no change notice is lost between passes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "poller.h"
+
+struct poller {
+	struct jobcore *jc;
+	double interval;
+	void (*after_pass)(void *ctx);
+	void *ctx;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool kicked;
+	bool stopping;
+};
+
+static void deadline_after(double seconds, struct timespec *out)
+{
+	clock_gettime(CLOCK_MONOTONIC, out);
+	double whole = (double)(long)seconds;
+	out->tv_sec += (time_t)whole;
+	out->tv_nsec += (long)((seconds - whole) * 1e9);
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Waits for a kick or the next full pass; returns whether it is full. */
+static bool poller_sleep(struct poller *p, double *next_full)
+{
+	struct timespec until;
+	pthread_mutex_lock(&p->lock);
+	while (!p->kicked && !p->stopping && clock_mono() < *next_full) {
+		deadline_after(*next_full - clock_mono(), &until);
+		pthread_cond_timedwait(&p->wake, &p->lock, &until);
+	}
+	p->kicked = false;
+	pthread_mutex_unlock(&p->lock);
+	bool full = clock_mono() >= *next_full;
+	if (full)
+		*next_full = clock_mono() + p->interval;
+	return full;
+}
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	double next_full = clock_mono();
+	for (;;) {
+		bool full = poller_sleep(p, &next_full);
+		pthread_mutex_lock(&p->lock);
+		bool stopping = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (stopping)
+			return NULL;
+		job_poll(p->jc, full);
+		if (p->after_pass)
+			p->after_pass(p->ctx);
+	}
+}
+
+int poller_start(struct jobcore *jc, double interval_s,
+		 void (*after_pass)(void *ctx), void *ctx, struct poller **out)
+{
+	struct poller *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->jc = jc;
+	p->interval = interval_s;
+	p->after_pass = after_pass;
+	p->ctx = ctx;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	int rc = pthread_create(&p->thread, NULL, poller_main, p);
+	if (rc) {
+		log_error("cannot start the poller: %s", strerror(rc));
+		pthread_cond_destroy(&p->wake);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return -rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void poller_kick(struct poller *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->kicked = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poller_stop(struct poller *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

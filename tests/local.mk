@@ -1,0 +1,47 @@
+# Unit tests (Check, TAP output) and mount tests (bash, TAP output).
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
+	$(top_srcdir)/build-aux/tap-driver.sh
+AM_TESTS_ENVIRONMENT = \
+	JOBFS_BIN='$(abs_top_builddir)/src/jobfs'; \
+	JOBFS_TESTS='$(abs_top_srcdir)/tests'; \
+	JOBFS_BUILD_TESTS='$(abs_top_builddir)/tests'; \
+	JOBFS_TOP='$(abs_top_srcdir)'; \
+	CK_TIMEOUT_MULTIPLIER=10; \
+	export JOBFS_BIN JOBFS_TESTS JOBFS_BUILD_TESTS JOBFS_TOP CK_TIMEOUT_MULTIPLIER;
+
+UNIT_TESTS = \
+	tests/check_state \
+	tests/check_store \
+	tests/check_jobconf \
+	tests/check_config \
+	tests/check_bundle \
+	tests/check_local
+check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
+	-DTESTS_SRCDIR='"$(abs_top_srcdir)/tests"'
+TEST_LDADD = src/libjobfs.a $(JOBFS_LIBS) $(CHECK_LIBS)
+
+tests_check_state_CFLAGS = $(TEST_CFLAGS)
+tests_check_state_LDADD = $(TEST_LDADD)
+tests_check_store_CFLAGS = $(TEST_CFLAGS)
+tests_check_store_LDADD = $(TEST_LDADD)
+tests_check_jobconf_CFLAGS = $(TEST_CFLAGS)
+tests_check_jobconf_LDADD = $(TEST_LDADD)
+tests_check_config_CFLAGS = $(TEST_CFLAGS)
+tests_check_config_LDADD = $(TEST_LDADD)
+tests_check_bundle_CFLAGS = $(TEST_CFLAGS)
+tests_check_bundle_LDADD = $(TEST_LDADD)
+tests_check_local_CFLAGS = $(TEST_CFLAGS)
+tests_check_local_LDADD = $(TEST_LDADD)
+
+MOUNT_TESTS = \
+	tests/fs/deploy.test \
+	tests/fs/lifecycle.test \
+	tests/fs/errors.test \
+	tests/fs/staging.test \
+	tests/fs/restart.test \
+	tests/fs/waiters.test \
+	tests/fs/manpage.test
+
+TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
+EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh
