@@ -6,7 +6,7 @@
  * offset 0, so `cat` sees one consistent snapshot and a reader that seeks
  * back sees fresh content. result and log are the run's output files,
  * read with pread. wait parks its read (waiters.c). cancel and run act on
- * the first write, or on close when nothing was written (`: > NAME/run`).
+ * the first write, or on release when nothing was written (`: > NAME/run`).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include "fs_internal.h"
 #include "job_render.h"
 #include "jobconf.h"
+#include "log.h"
 
 static bool is_writable_file(const struct node *n)
 {
@@ -297,15 +298,21 @@ static int act(struct jobfs *jfs, struct handle *h)
 {
 	char err[512] = "";
 	const struct node *n = h->node;
+	int rc;
 	h->acted = true;
 	if (n->file == JOB_CANCEL) {
 		char *reason = h->input ? h->input : "";
 		trim_reason(reason, strlen(reason));
-		return job_cancel(jfs->jobs, n->job, n->run, reason, err,
-				  sizeof(err));
+		rc = job_cancel(jfs->jobs, n->job, n->run, reason, err,
+				sizeof(err));
+	} else {
+		rc = job_rerun(jfs->jobs, n->job, h->input ? h->input : "",
+			       h->input_len, err, sizeof(err));
 	}
-	return job_rerun(jfs->jobs, n->job, h->input ? h->input : "",
-			 h->input_len, err, sizeof(err));
+	if (rc)
+		log_info("job \"%s\": %s refused: %s", n->job,
+			 job_file_names[n->file], err);
+	return rc;
 }
 
 void fs_job_write(fuse_req_t req, struct handle *h, const char *buf,
@@ -323,12 +330,15 @@ void fs_job_write(fuse_req_t req, struct handle *h, const char *buf,
 	fuse_reply_write(req, size);
 }
 
+/*
+ * close() is no moment to act: shells dup2() the file onto stdout and
+ * close the original before they write, so the first flush comes before
+ * the data. A file closed without any write (`: > NAME/run`) acts when it
+ * is released instead.
+ */
 void fs_job_flush(fuse_req_t req, struct handle *h)
 {
-	int rc = 0;
-	if (is_writable_file(h->node) && !h->acted)
-		rc = act(fs_ctx(req), h);
-	fs_reply_rc(req, rc);
+	fs_reply_rc(req, 0);
 }
 
 /* --- poll and release ----------------------------------------------------- */
@@ -364,6 +374,8 @@ void fs_job_poll(fuse_req_t req, struct handle *h, struct fuse_pollhandle *ph)
 void fs_job_release(struct jobfs *jfs, struct handle *h)
 {
 	waiters_poll_forget(jfs->waiters, h);
+	if (is_writable_file(h->node) && !h->acted)
+		act(jfs, h);
 }
 
 /* --- listeners ---------------------------------------------------------------

@@ -5,7 +5,9 @@
  * The node tree gives every name its path below the mirror's top; the
  * operations are the ordinary system calls on the backing path, so new/
  * behaves as the ordinary directory SPEC.md promises. What is special is
- * new/NAME.json: closing it after a write deploys NAME (job_deploy), and a
+ * new/NAME.json: closing it after a write deploys NAME (job_deploy); only
+ * a write() counts, since shells flush a file once before they write it
+ * (open, dup2, close) and truncation alone is not a config. A
  * write that completes a JSON document which fails validation fails at
  * once, since shells ignore close(). Errors land in new/NAME.error.
  */
@@ -180,15 +182,13 @@ void fs_mirror_setattr(fuse_req_t req, struct node *n, struct stat *attr,
 	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
 	if (rc == 0)
 		rc = apply_setattr(path, h ? h->fd : -1, attr, to_set);
-	if (rc == 0 && h && (to_set & FUSE_SET_ATTR_SIZE))
-		h->written = true; /* `: > new/a.json` is a write too */
 	if (rc)
 		return fs_reply_rc(req, rc);
 	fs_mirror_getattr(req, n);
 }
 
 static void reply_open(fuse_req_t req, struct node *n, int fd,
-		       struct fuse_file_info *fi, bool truncated)
+		       struct fuse_file_info *fi)
 {
 	struct handle *h = handle_new(n);
 	if (!h) {
@@ -196,7 +196,6 @@ static void reply_open(fuse_req_t req, struct node *n, int fd,
 		return fs_reply_rc(req, -ENOMEM);
 	}
 	h->fd = fd;
-	h->written = truncated;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		handle_free(h);
@@ -215,7 +214,7 @@ void fs_mirror_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return fs_reply_rc(req, -errno);
-	reply_open(req, n, fd, fi, (fi->flags & O_TRUNC) != 0);
+	reply_open(req, n, fd, fi);
 }
 
 /* Looks the new name up after a create, replying with its entry. */
@@ -253,7 +252,6 @@ void fs_mirror_create(fuse_req_t req, struct node *parent, const char *name,
 		return fs_reply_rc(req, -ENOMEM);
 	}
 	h->fd = fd;
-	h->written = true;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	struct fuse_entry_param e = { .ino = node_ino(n),
 				      .generation = n->generation,

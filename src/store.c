@@ -704,8 +704,10 @@ int store_load(struct store *s,
 {
 	struct walk w = {.on_job = on_job, .on_run = on_run, .ctx = ctx};
 	bool locked = store_enter(s);
-	int rc = stmt_walk(s, STMT_JOBS_LOAD, SQLITE_OK, job_row, &w);
-	if (rc == 0)
+	int rc = 0;
+	if (on_job)
+		rc = stmt_walk(s, STMT_JOBS_LOAD, SQLITE_OK, job_row, &w);
+	if (rc == 0 && on_run)
 		rc = stmt_walk(s, STMT_RUNS_LOAD, SQLITE_OK, run_row, &w);
 	store_leave(s, locked);
 	return rc;

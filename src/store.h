@@ -99,8 +99,8 @@ int store_event_insert(struct store *s, int64_t run_id,
 
 /*
  * Calls @on_job for every job (ordered by name), then @on_run for every
- * run (ordered by job_id, number). The structs are valid only during the
- * callback; a callback returning non-zero stops the walk with that value.
+ * run (ordered by job_id, number); a NULL callback skips its table. The
+ * structs are valid only during the callback; a callback returning non-zero stops the walk with that value.
  */
 int store_load(struct store *s,
 	       int (*on_job)(void *ctx, const struct store_job *job),

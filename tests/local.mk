@@ -17,6 +17,7 @@ UNIT_TESTS = \
 	tests/check_bundle \
 	tests/check_local
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
+tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
 	-DTESTS_SRCDIR='"$(abs_top_srcdir)/tests"'
 TEST_LDADD = src/libjobfs.a $(JOBFS_LIBS) $(CHECK_LIBS)

@@ -43,7 +43,7 @@ ALL_STATES="CANCELLED CANCELLING DEPLOYING FAILED LOST QUEUED RUNNING SUCCEEDED"
 _tap_n=0
 _tap_failed=0
 _tap_done=0
-_tap_skipped=0
+_tap_closed=0
 _watchdog_pid=""
 JOBFS_PID=""
 
@@ -163,13 +163,13 @@ unlike() {
 # "1..0 # SKIP" plan is what marks the test as skipped.
 skip_all() {
 	echo "1..0 # SKIP $1"
-	_tap_skipped=1
+	_tap_closed=1
 	exit 0
 }
 
 bail_out() {
 	echo "Bail out! $1"
-	diag_daemon 40
+	_tap_closed=1 # no plan: the TAP stream ends here
 	exit 1
 }
 
@@ -478,12 +478,12 @@ _release() {
 _cleanup() {
 	local status=$?
 	trap - EXIT
-	if [ "$_tap_skipped" -eq 0 ] && [ "$_tap_done" -ne 1 ]; then
+	if [ "$_tap_closed" -eq 0 ] && [ "$_tap_done" -ne 1 ]; then
 		not_ok "test script ended before done_testing (status $status)"
 		diag_daemon 40
 	fi
 	_release
-	[ "$_tap_skipped" -eq 0 ] || exit 0
+	[ "$_tap_closed" -eq 0 ] || exit "$status"
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ] && [ "$_tap_done" -eq 1 ] && exit 0
 	exit 1
