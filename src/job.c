@@ -40,6 +40,8 @@ static int compare_job_name(const void *key, const void *elem)
 
 struct job *job_find(struct jobcore *jc, const char *name)
 {
+	if (jc->njobs == 0)
+		return NULL;
 	struct job **found = bsearch(name, jc->jobs, jc->njobs,
 				     sizeof(*jc->jobs), compare_job_name);
 	return found ? *found : NULL;
@@ -514,7 +516,9 @@ int job_core_start(struct jobcore *jc, struct platforms *platforms)
 		rc = lc.by_id ? 0 : -ENOMEM;
 	}
 	if (rc == 0) {
-		memcpy(lc.by_id, jc->jobs, jc->njobs * sizeof(*lc.by_id));
+		if (jc->njobs > 0)
+			memcpy(lc.by_id, jc->jobs,
+			       jc->njobs * sizeof(*lc.by_id));
 		lc.n = jc->njobs;
 		qsort(lc.by_id, lc.n, sizeof(*lc.by_id), compare_job_id);
 		rc = store_load(jc->store, NULL, load_run, &lc);

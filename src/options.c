@@ -38,8 +38,10 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_END,
 };
 
+/* fuse_opt_parse() hands one pointer to both the offsets and the key
+ * callback, so the options come first and the rest rides behind them. */
 struct parse_ctx {
-	struct options *opts;
+	struct options opts;
 	char *err;
 	size_t errlen;
 	int rc;
@@ -63,7 +65,7 @@ static int option_key(void *data, const char *arg, int key,
 	if (key != KEY_POLL && key != KEY_TTL)
 		return 1; /* keep for libfuse */
 	const char *value = strchr(arg, '=') + 1;
-	double *field = key == KEY_POLL ? &ctx->opts->poll : &ctx->opts->ttl;
+	double *field = key == KEY_POLL ? &ctx->opts.poll : &ctx->opts.ttl;
 	if (parse_seconds(value, field)) {
 		snprintf(ctx->err, ctx->errlen,
 			 "bad option \"%s\": expected seconds, more than 0 "
@@ -78,14 +80,16 @@ static int option_key(void *data, const char *arg, int key,
 int options_parse(struct fuse_args *args, struct options *out, char *err,
 		  size_t errlen)
 {
-	*out = (struct options){.poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S};
-	struct parse_ctx ctx = {.opts = out, .err = err, .errlen = errlen};
-	if (fuse_opt_parse(args, out, option_spec, option_key) != 0) {
-		if (ctx.rc == 0)
-			snprintf(err, errlen, "cannot parse the options");
-		return -EINVAL;
-	}
-	return 0;
+	struct parse_ctx ctx = {
+		.opts = { .poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S },
+		.err = err,
+		.errlen = errlen,
+	};
+	int rc = fuse_opt_parse(args, &ctx, option_spec, option_key);
+	*out = ctx.opts;
+	if (rc != 0 && ctx.rc == 0)
+		snprintf(err, errlen, "cannot parse the options");
+	return rc != 0 ? -EINVAL : 0;
 }
 
 static char *default_state_dir(void)

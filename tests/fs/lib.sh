@@ -426,8 +426,10 @@ gate_sh() {
 # gated_job NAME [COMMANDS] [CONFIG]: deploys NAME.sh waiting for the gate
 # $GATES/NAME, then running COMMANDS; waits until it is RUNNING.
 gated_job() {
+	local conf='{}'
+	[ -z "${3:-}" ] || conf=$3
 	mkfile "$WORK/src/$1.sh" "$(gate_sh "$GATES/$1" "${2:-}")" &&
-		deploy "$1" "${3:-'{}'}" "$WORK/src/$1.sh" &&
+		deploy "$1" "$conf" "$WORK/src/$1.sh" &&
 		wait_for_state "$1" RUNNING
 }
 
