@@ -112,8 +112,10 @@ static int deploy_validate(struct deploy *d, char *err, size_t errlen)
 		rc = bundle_default_entry(d->app_dir, &entry, err, errlen);
 	if (rc == -ENOENT)
 		rc = 0;
-	if (rc)
+	if (rc) {
+		free(entry);
 		return rc;
+	}
 	struct run_spec spec = {
 	    .job_name = d->name,
 	    .run_key = d->name,

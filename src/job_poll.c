@@ -82,8 +82,9 @@ static void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 		run_move(jc, b, r, RUN_LOST, source, r->error);
 		return;
 	}
-	if (rc) {
-		run_set_string(&r->stale_reason, err[0] ? err : strerror(-rc));
+	if (rc || !st) {
+		run_set_string(&r->stale_reason,
+			       err[0] ? err : strerror(rc ? -rc : ENOMEM));
 		return;
 	}
 	run_set_string(&r->stale_reason, NULL);
