@@ -321,8 +321,9 @@ void fs_job_write(fuse_req_t req, struct handle *h, const char *buf,
 	if (h->acted)
 		return fs_reply_rc(req, -EINVAL);
 	int rc = keep_input(h, buf, size);
+	/* an override is taken once it is whole JSON, or can never be */
 	bool ready = h->node->file == JOB_CANCEL ||
-		     jobconf_is_complete_json(h->input, h->input_len);
+		     !jobconf_is_json_prefix(h->input, h->input_len);
 	if (rc == 0 && ready)
 		rc = act(fs_ctx(req), h);
 	if (rc)

@@ -385,6 +385,18 @@ static bool is_blank(const char *text, size_t len)
 	return true;
 }
 
+bool jobconf_is_json_prefix(const char *text, size_t len)
+{
+	if (is_blank(text, len))
+		return true;
+	json_error_t je;
+	json_t *v = json_loadb(text, len, 0, &je);
+	json_decref(v);
+	/* jansson's words for a document cut short */
+	return !v && (strstr(je.text, "near end of file") ||
+		      strncmp(je.text, "premature end of input", 22) == 0);
+}
+
 static char *strdup_or_null(const char *s, int *rc)
 {
 	char *copy = s ? strdup(s) : NULL;

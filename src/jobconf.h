@@ -47,6 +47,12 @@ int jobconf_parse(const char *text, size_t len, struct job_config *out,
 bool jobconf_is_complete_json(const char *text, size_t len);
 
 /*
+ * Whether more bytes could still make @text one JSON document: it is
+ * empty, blank, or fails to parse only at its very end ("{\"args\": [").
+ */
+bool jobconf_is_json_prefix(const char *text, size_t len);
+
+/*
  * Applies a `run` override: empty (or only whitespace) text means none;
  * else a JSON object whose only allowed fields are "args" (replaces),
  * "env" (merged over) and "conf" (merged over, top level). -EINVAL with

@@ -200,6 +200,31 @@ START_TEST(complete_json)
 }
 END_TEST
 
+/* Whether more bytes could still complete the text into JSON. */
+static const struct {
+	const char *text;
+	bool prefix;
+} prefix_table[] = {
+    {"", true},
+    {" \n", true},
+    {"{", true},
+    {"{\"args\": [\"x\"", true},
+    {"{\"a\":\"tr", true},
+    {"{\"a\":1}", false},
+    {"not json\n", false},
+    {"{\"a\" 1", false},
+    {"{\"a\":1} x", false},
+};
+
+START_TEST(json_prefix)
+{
+	const char *text = prefix_table[_i].text;
+	ck_assert_msg(jobconf_is_json_prefix(text, strlen(text)) ==
+			  prefix_table[_i].prefix,
+		      "\"%s\"", text);
+}
+END_TEST
+
 static void parse_base(struct job_config *base)
 {
 	ck_assert_int_eq(
@@ -446,6 +471,8 @@ int main(void)
 	tcase_add_test(tc, bad_json);
 	tcase_add_loop_test(tc, complete_json, 0,
 			    sizeof(complete_table) / sizeof(complete_table[0]));
+	tcase_add_loop_test(tc, json_prefix, 0,
+			    sizeof(prefix_table) / sizeof(prefix_table[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("override");

@@ -75,9 +75,19 @@ diag_text() {
 	printf '%s\n' "$2" | sed 's/^/#   /'
 }
 
-# diag_daemon [LINES]: the tail of the daemon's log.
+# diag_daemon [LINES]: the tail of the daemon's log; and, the first time
+# one shows up, the head of a sanitizer report (its stack traces are long
+# gone from the tail).
+_sanitizer_shown=0
 diag_daemon() {
 	[ -s "${DAEMON_LOG:-}" ] || return 0
+	if [ "$_sanitizer_shown" -eq 0 ] &&
+		grep -qE '^==[0-9]+==ERROR|runtime error:' "$DAEMON_LOG"; then
+		_sanitizer_shown=1
+		diag "sanitizer report in the daemon log:"
+		grep -m 1 -A 40 -E '^==[0-9]+==ERROR|runtime error:' "$DAEMON_LOG" |
+			sed 's/^/#   | /'
+	fi
 	diag "daemon log (last ${1:-25} lines):"
 	tail -n "${1:-25}" "$DAEMON_LOG" | sed 's/^/#   | /'
 }
@@ -169,6 +179,7 @@ skip_all() {
 
 bail_out() {
 	echo "Bail out! $1"
+	diag_daemon 40
 	_tap_closed=1 # no plan: the TAP stream ends here
 	exit 1
 }
@@ -278,7 +289,6 @@ _mount_failed() {
 		skip_all "this machine does not allow FUSE mounts"
 	fi
 	echo "# $1"
-	diag_daemon 40
 }
 
 # jobfs_unmount: unmounts (fusermount3 -u, else umount -l), waits up to
@@ -508,5 +518,11 @@ trap 'exit 143' TERM
 	pid=$(cat "$TEST_TMP/daemon.pid" 2>/dev/null)
 	[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
 	kill -TERM $$
+	# The shell runs its trap once its foreground command ends: end the
+	# test's own commands (its children, this watchdog aside).
+	sleep 2 >/dev/null 2>&1
+	for pid in $(ps -o pid= --ppid $$ 2>/dev/null); do
+		[ "$pid" = "$BASHPID" ] || kill -TERM "$pid" 2>/dev/null
+	done
 ) &
 _watchdog_pid=$!
