@@ -1,6 +1,8 @@
 # Unit tests (Check, TAP output) and mount tests (bash, TAP output).
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
 	$(top_srcdir)/build-aux/tap-driver.sh
+# the mount tests end in .test, which has its own driver variable
+TEST_LOG_DRIVER = $(LOG_DRIVER)
 AM_TESTS_ENVIRONMENT = \
 	JOBFS_BIN='$(abs_top_builddir)/src/jobfs'; \
 	JOBFS_TESTS='$(abs_top_srcdir)/tests'; \

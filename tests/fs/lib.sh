@@ -2,7 +2,9 @@
 #
 # Helpers sourced by every mount test (tests/fs/*.test).
 #
-# A test sources this file, mounts jobfs with jobfs_mount, makes checks with
+# A test sources this file, mounts jobfs with `jobfs_mount || bail_out ...`
+# (not through check: a first mount that the machine forbids skips the
+# whole test, which must print its plan itself), makes checks with
 # check/check_fail/is/like/unlike (each prints one TAP line; a failure prints
 # "# ..." diagnostics with the tail of the daemon log) and ends with
 # done_testing. The plan ("1..N") is printed at exit, so a test does not
@@ -16,8 +18,8 @@
 # parallel). Conditions are polled every 0.1 s with generous deadlines;
 # fixed sleeps are only used to let something that must NOT happen show up.
 #
-# Environment (set by `make check`, defaults for running a test by hand from
-# the source tree after scripts/build): JOBFS_BIN, JOBFS_TESTS,
+# Environment (set by `make check`; the defaults let a test run by hand
+# from the source tree after scripts/build): JOBFS_BIN, JOBFS_TESTS,
 # JOBFS_BUILD_TESTS, JOBFS_TOP. JOBFS_TEST_OPTS (default "poll=1") is added
 # to every mount's -o list.
 
