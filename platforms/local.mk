@@ -1,4 +1,7 @@
 # One file per platform; platform.c's registry lists their ops tables.
 PLATFORM_SOURCES = \
 	%D%/platform_ops.h \
-	%D%/local.c %D%/local.h
+	%D%/local.c %D%/local.h \
+	%D%/slurm.c %D%/slurm.h \
+	%D%/livy.c %D%/livy.h \
+	%D%/spark.c %D%/spark.h

@@ -65,6 +65,7 @@ struct platform_env {
 struct call {
 	double deadline; /* CLOCK_MONOTONIC seconds; give up after it */
 	char err[256];	 /* one-line reason of a failure, filled by the op */
+	int retries;	 /* requests repeated during the call (http.c) */
 };
 
 /* Everything needed to start one attempt of a run. All borrowed. */
@@ -117,6 +118,16 @@ struct platform_ops {
 	int (*submit)(struct platform *p, struct call *c,
 		      const struct run_spec *run, char **remote_id_out);
 
+	/*
+	 * May be NULL. Finds the run a submit of @run (same run_key) created,
+	 * for a submit that was in flight when the daemon died: 0 with
+	 * *remote_id_out, -ENOENT when the platform has no such run (so it
+	 * is safe to submit), another error when it cannot tell now. Without
+	 * it, an interrupted submit ends LOST rather than risk a second run.
+	 */
+	int (*find)(struct platform *p, struct call *c,
+		    const struct run_spec *run, char **remote_id_out);
+
 	/* Current state of one run. out->error is the caller's to free. */
 	int (*status)(struct platform *p, struct call *c, const char *remote_id,
 		      struct run_status *out);
@@ -132,6 +143,8 @@ struct platform_ops {
 	/*
 	 * May be NULL when output already lands in run->output_dir. Copies the
 	 * run's result and log into @output_dir (replacing what is there).
+	 * Called once a run has ended, and while it runs on PLATFORM_CAP_LOG
+	 * platforms (then it may bring only the log).
 	 */
 	int (*fetch)(struct platform *p, struct call *c, const char *remote_id,
 		     const char *output_dir);

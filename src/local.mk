@@ -19,6 +19,10 @@ src_libjobfs_a_SOURCES = \
 	%D%/fs.c %D%/fs.h %D%/fs_internal.h \
 	%D%/fs_job.c %D%/fs_new.c \
 	%D%/options.c %D%/options.h \
+	%D%/http.c %D%/http.h \
+	%D%/secret.c %D%/secret.h \
+	%D%/aad.c %D%/aad.h \
+	%D%/artifact.c %D%/artifact.h \
 	%D%/jobfs.h \
 	$(PLATFORM_SOURCES)
 

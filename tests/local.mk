@@ -17,7 +17,10 @@ UNIT_TESTS = \
 	tests/check_jobconf \
 	tests/check_config \
 	tests/check_bundle \
-	tests/check_local
+	tests/check_local \
+	tests/check_http \
+	tests/check_secret \
+	tests/check_artifact
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -36,6 +39,12 @@ tests_check_bundle_CFLAGS = $(TEST_CFLAGS)
 tests_check_bundle_LDADD = $(TEST_LDADD)
 tests_check_local_CFLAGS = $(TEST_CFLAGS)
 tests_check_local_LDADD = $(TEST_LDADD)
+tests_check_http_CFLAGS = $(TEST_CFLAGS)
+tests_check_http_LDADD = $(TEST_LDADD)
+tests_check_secret_CFLAGS = $(TEST_CFLAGS)
+tests_check_secret_LDADD = $(TEST_LDADD)
+tests_check_artifact_CFLAGS = $(TEST_CFLAGS)
+tests_check_artifact_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \

@@ -1,0 +1,94 @@
+/*
+ * The HTTP client every remote platform uses (libcurl).
+ *
+ * One struct http per platform instance: a pool of easy handles sharing
+ * connections, DNS and TLS sessions (curl share handle), explicit connect
+ * and total timeouts per call, TLS verification always on (a CA file may
+ * be named, verification can never be turned off). Idempotent calls are
+ * retried on connection errors, 5xx and 429 with exponential backoff and
+ * full jitter, honouring Retry-After, within the call's deadline; other
+ * calls are sent once. Each retry is counted in call->retries.
+ *
+ * Logs name method, host, path, status and latency; never headers, bodies,
+ * query strings or credentials.
+ */
+#ifndef JOBFS_HTTP_H
+#define JOBFS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "platform_ops.h"
+
+struct http;
+
+struct http_settings {
+	const char *name;	/* platform name, for logs */
+	double connect_timeout; /* seconds; default 5 */
+	double timeout;		/* seconds per attempt; default 30 */
+	int max_retries;	/* default 4 */
+	double backoff_base;	/* seconds; default 0.2 */
+	double backoff_max;	/* seconds; default 10 */
+	const char *ca_file;	/* NULL: the system's CA store */
+	const char *unix_socket; /* NULL: TCP */
+};
+
+/* Reads "timeout", "connect_timeout", "retries", "ca_file" from @fields. */
+int http_settings_from_json(const json_t *fields, const char *name,
+			    struct http_settings *out, char *err,
+			    size_t errlen);
+
+int http_new(const struct http_settings *settings, struct http **out);
+void http_free(struct http *h);
+
+struct http_request {
+	const char *method;	      /* GET POST PUT PATCH DELETE */
+	const char *url;	      /* absolute */
+	const char *const *headers;   /* "Name: value", NULL-terminated */
+	const void *body;	      /* or NULL */
+	size_t body_len;
+	const char *userpwd;	      /* basic auth "user:password", or NULL */
+	bool idempotent;	      /* may be retried */
+};
+
+struct http_response {
+	long status;	   /* HTTP status */
+	char *body;	   /* NUL-terminated, malloc'd (may be empty) */
+	size_t body_len;
+	char *location;	   /* Location header, or NULL */
+	double retry_after; /* seconds from Retry-After, 0 if none */
+};
+
+/*
+ * Performs @req. 0 when an HTTP answer arrived (whatever its status, after
+ * retries for idempotent calls), else -ETIMEDOUT, -ECONNREFUSED,
+ * -EHOSTUNREACH, -ECONNRESET, -EPROTO (TLS or a garbled answer) with
+ * c->err set. Release @out with http_response_release().
+ */
+int http_do(struct http *h, struct call *c, const struct http_request *req,
+	    struct http_response *out);
+void http_response_release(struct http_response *r);
+
+/*
+ * The errno for an HTTP status: 2xx 0, 401/403 -EACCES, 404 -ENOENT,
+ * 400/409/422 -EINVAL, 429/503 -EAGAIN, other 5xx -EIO.
+ */
+int http_status_errno(long status);
+
+/*
+ * JSON round trip: sends @body (may be NULL) as application/json and
+ * parses the answer. A non-2xx status gives http_status_errno() with
+ * c->err = "HTTP 404: <message from the body, if any>"; an answer that is
+ * not JSON gives -EPROTO. *json_out (may be NULL to ignore) is a new
+ * reference; *status_out (may be NULL) the status.
+ */
+int http_json(struct http *h, struct call *c, const char *method,
+	      const char *url, const char *const *headers, const json_t *body,
+	      bool idempotent, long *status_out, json_t **json_out);
+
+/* Percent-encodes @s for a URL path segment or query value; caller frees. */
+char *http_escape(const char *s);
+
+#endif
