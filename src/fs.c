@@ -46,25 +46,13 @@ const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
 
 /* --- handles and attributes ---------------------------------------------- */
 
-struct handle *handle_new(struct node *n)
+void fs_reply_open(fuse_req_t req, struct handle *h,
+		   struct fuse_file_info *fi)
 {
-	struct handle *h = calloc(1, sizeof(*h));
-	if (h) {
-		h->node = n;
-		h->fd = -1;
-	}
-	return h;
-}
-
-void handle_free(struct handle *h)
-{
-	if (!h)
-		return;
-	if (h->fd >= 0)
-		close(h->fd);
-	free(h->buf);
-	free(h->input);
-	free(h);
+	struct handles *hs = fs_ctx(req)->handles;
+	fi->fh = handles_add(hs, h);
+	if (fuse_reply_open(req, fi) == -ENOENT) /* the open was interrupted */
+		handles_remove(hs, fi->fh);
 }
 
 void fs_stat_init(struct stat *st, const struct node *n, mode_t mode)
@@ -674,10 +662,11 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* --- files --------------------------------------------------------------- */
 
-static struct handle *handle_of(struct fuse_file_info *fi)
-{
-	return (struct handle *)(uintptr_t)fi->fh;
-}
+/*
+ * Requests on open files hold a reference on the handle for their whole
+ * run and give it back after replying, through the table they read before
+ * the reply: a request is freed once it is answered.
+ */
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -692,19 +681,16 @@ static bool is_mirror_handle(const struct handle *h)
 	return h->node->kind == NODE_STAGED || fs_is_mirror(h->node);
 }
 
-static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+static void read_on(fuse_req_t req, struct handle *h, size_t size, off_t off)
 {
-	struct handle *h = handle_of(fi);
 	if (is_mirror_handle(h))
 		return fs_mirror_read(req, h, size, off);
 	fs_job_read(req, h, size, off);
 }
 
-static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+static void write_on(fuse_req_t req, struct handle *h, const char *buf,
+		     size_t size, off_t off)
 {
-	struct handle *h = handle_of(fi);
 	if (h->node->kind == NODE_STAGED)
 		return fs_mirror_write(req, h, buf, size, off);
 	if (is_mirror_handle(h))
@@ -712,9 +698,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	fs_job_write(req, h, buf, size);
 }
 
-static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void flush_on(fuse_req_t req, struct handle *h)
 {
-	struct handle *h = handle_of(fi);
 	if (h->node->kind == NODE_STAGED)
 		return fs_mirror_flush(req, h);
 	if (is_mirror_handle(h))
@@ -722,34 +707,88 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_job_flush(req, h);
 }
 
-static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
-{
-	struct handle *h = handle_of(fi);
-	if (h->node->kind == NODE_STAGED)
-		return fs_mirror_fsync(req, h, datasync);
-	fs_reply_rc(req, 0);
-}
-
-static void fs_release_file(fuse_req_t req, fuse_ino_t ino,
-			    struct fuse_file_info *fi)
-{
-	struct handle *h = handle_of(fi);
-	fs_job_release(fs_ctx(req), h);
-	handle_free(h);
-	fuse_reply_err(req, 0);
-}
-
-static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+static void poll_on(fuse_req_t req, struct handle *h,
 		    struct fuse_pollhandle *ph)
 {
-	struct handle *h = handle_of(fi);
 	if (is_mirror_handle(h)) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
 		return (void)fuse_reply_poll(req, POLLIN | POLLOUT);
 	}
 	fs_job_poll(req, h, ph);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handles *hs = fs_ctx(req)->handles;
+	struct handle *h = handles_get(hs, fi->fh);
+	if (!h)
+		return fs_reply_rc(req, -EBADF);
+	read_on(req, h, size, off);
+	handles_put(hs, h);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handles *hs = fs_ctx(req)->handles;
+	struct handle *h = handles_get(hs, fi->fh);
+	if (!h)
+		return fs_reply_rc(req, -EBADF);
+	write_on(req, h, buf, size, off);
+	handles_put(hs, h);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handles *hs = fs_ctx(req)->handles;
+	struct handle *h = handles_get(hs, fi->fh);
+	if (!h)
+		return fs_reply_rc(req, -EBADF);
+	flush_on(req, h);
+	handles_put(hs, h);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct handles *hs = fs_ctx(req)->handles;
+	struct handle *h = handles_get(hs, fi->fh);
+	if (!h)
+		return fs_reply_rc(req, -EBADF);
+	if (h->node->kind == NODE_STAGED)
+		fs_mirror_fsync(req, h, datasync);
+	else
+		fs_reply_rc(req, 0);
+	handles_put(hs, h);
+}
+
+static void fs_release_file(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct jobfs *jfs = fs_ctx(req);
+	struct handle *h = handles_get(jfs->handles, fi->fh);
+	if (h) {
+		fs_job_release(jfs, h);
+		handles_remove(jfs->handles, fi->fh);
+		handles_put(jfs->handles, h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct handles *hs = fs_ctx(req)->handles;
+	struct handle *h = handles_get(hs, fi->fh);
+	if (!h) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		return fs_reply_rc(req, -EBADF);
+	}
+	poll_on(req, h, ph);
+	handles_put(hs, h);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "handle.h"
 
 /* Files of a job directory (and, a subset, of runs/N/). */
 enum job_file {
@@ -30,20 +31,6 @@ enum platform_file { PLATFORM_KIND, PLATFORM_HEALTH, PLATFORM_STATS,
 
 extern const char *const job_file_names[JOB_FILE_COUNT];
 extern const char *const platform_file_names[PLATFORM_FILE_COUNT];
-
-/* Per open file (fi->fh). */
-struct handle {
-	struct node *node; /* pinned by the open file */
-	char *buf;	   /* rendered content */
-	size_t len;
-	int fd;		   /* backing file, or -1 */
-	int64_t run_id;	   /* the run a wait or status handle follows */
-	uint64_t seen_generation; /* state generation last read (poll) */
-	char *input;	   /* bytes written to cancel/run */
-	size_t input_len;
-	bool acted;	   /* cancel/run already carried out */
-	bool written;	   /* a staged file was written since the last flush */
-};
 
 static inline struct jobfs *fs_ctx(fuse_req_t req)
 {
@@ -70,8 +57,9 @@ void fs_reply_entry(fuse_req_t req, struct node *n, struct stat *st);
 /* Attribute timeout for a node (0 for files whose size changes). */
 double fs_attr_timeout(const struct node *n);
 
-struct handle *handle_new(struct node *n);
-void handle_free(struct handle *h);
+/* Puts @h in the open-file table and replies to the open (or create). */
+void fs_reply_open(fuse_req_t req, struct handle *h,
+		   struct fuse_file_info *fi);
 
 /* fs_job.c */
 int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st);

@@ -204,10 +204,8 @@ void fs_job_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		handle_free(h);
 		return fs_reply_rc(req, rc);
 	}
-	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = n->kind != NODE_README;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		handle_free(h);
+	fs_reply_open(req, h, fi);
 }
 
 /* --- read ------------------------------------------------------------------
@@ -321,8 +319,12 @@ void fs_job_write(fuse_req_t req, struct handle *h, const char *buf,
 	if (h->acted)
 		return fs_reply_rc(req, -EINVAL);
 	int rc = keep_input(h, buf, size);
-	/* an override is taken once it is whole JSON, or can never be */
-	bool ready = h->node->file == JOB_CANCEL ||
+	/* an override is taken once it is whole JSON, or can never be; a
+	 * blank line (`echo > NAME/run`) is no override, right now */
+	bool blank_line = h->input_len > 0 &&
+			  h->input[h->input_len - 1] == '\n' &&
+			  strspn(h->input, " \t\r\n") == h->input_len;
+	bool ready = h->node->file == JOB_CANCEL || blank_line ||
 		     !jobconf_is_json_prefix(h->input, h->input_len);
 	if (rc == 0 && ready)
 		rc = act(fs_ctx(req), h);

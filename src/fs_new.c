@@ -179,9 +179,11 @@ void fs_mirror_setattr(fuse_req_t req, struct node *n, struct stat *attr,
 	if (is_read_only(n))
 		return fs_reply_rc(req, -EROFS);
 	int rc = fs_mirror_path(jfs, n, path, sizeof(path));
-	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	struct handle *h = fi ? handles_get(jfs->handles, fi->fh) : NULL;
 	if (rc == 0)
 		rc = apply_setattr(path, h ? h->fd : -1, attr, to_set);
+	if (h)
+		handles_put(jfs->handles, h);
 	if (rc)
 		return fs_reply_rc(req, rc);
 	fs_mirror_getattr(req, n);
@@ -196,9 +198,7 @@ static void reply_open(fuse_req_t req, struct node *n, int fd,
 		return fs_reply_rc(req, -ENOMEM);
 	}
 	h->fd = fd;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		handle_free(h);
+	fs_reply_open(req, h, fi);
 }
 
 void fs_mirror_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
@@ -252,13 +252,15 @@ void fs_mirror_create(fuse_req_t req, struct node *parent, const char *name,
 		return fs_reply_rc(req, -ENOMEM);
 	}
 	h->fd = fd;
-	fi->fh = (uint64_t)(uintptr_t)h;
+	struct handles *hs = fs_ctx(req)->handles;
+	fi->fh = handles_add(hs, h);
 	struct fuse_entry_param e = { .ino = node_ino(n),
 				      .generation = n->generation,
 				      .attr = st };
+	struct nodes *nodes = fs_ctx(req)->nodes; /* req is gone after replying */
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		handle_free(h);
-		nodes_forget(fs_ctx(req)->nodes, n, 1);
+		handles_remove(hs, fi->fh);
+		nodes_forget(nodes, n, 1);
 	}
 }
 

@@ -11,6 +11,7 @@
 #include <fuse_lowlevel.h>
 
 #include "config.h"
+#include "handle.h"
 #include "job.h"
 #include "node.h"
 #include "options.h"
@@ -30,6 +31,7 @@ struct jobfs {
 	struct jobcore *jobs;
 	struct waiters *waiters;
 	struct nodes *nodes;
+	struct handles *handles;
 	struct poller *poller;
 	struct fuse_session *session;
 	pthread_mutex_t inval_lock;

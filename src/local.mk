@@ -16,6 +16,7 @@ src_libjobfs_a_SOURCES = \
 	%D%/poller.c %D%/poller.h \
 	%D%/waiters.c %D%/waiters.h \
 	%D%/node.c %D%/node.h \
+	%D%/handle.c %D%/handle.h \
 	%D%/fs.c %D%/fs.h %D%/fs_internal.h \
 	%D%/fs_job.c %D%/fs_new.c \
 	%D%/options.c %D%/options.h \

@@ -222,7 +222,8 @@ static int run_daemon(struct fuse_args *args, struct fuse_cmdline_opts *cl,
 	int status = 1;
 	if (load_config(jfs) || prepare_state_dir(jfs) || lock_state_dir(jfs))
 		goto out;
-	if (nodes_new(&jfs->nodes) || waiters_new(&jfs->waiters))
+	if (nodes_new(&jfs->nodes) || handles_new(&jfs->handles) ||
+	    waiters_new(&jfs->waiters))
 		goto out;
 	if (open_core(jfs) == 0)
 		status = serve(jfs, args, cl);
@@ -230,6 +231,7 @@ static int run_daemon(struct fuse_args *args, struct fuse_cmdline_opts *cl,
 out:
 	fs_release(jfs);
 	waiters_free(jfs->waiters);
+	handles_free(jfs->handles);
 	nodes_free(jfs->nodes);
 	if (jfs->lock_fd >= 0)
 		close(jfs->lock_fd);
