@@ -897,9 +897,10 @@ static int local_submit(struct platform *p, struct call *c,
 			 strerror(-rc));
 		return rc;
 	}
-	char *remote_id = strdup(id);
+	char *remote_id = strdup(id), attempt[16];
 	int wd = watch_run(l, id, rundir); /* before the pid file can exist */
-	rc = remote_id ? 0 : -ENOMEM;
+	snprintf(attempt, sizeof(attempt), "%d\n", run->attempt);
+	rc = remote_id ? write_run_file(rundir, "attempt", attempt) : -ENOMEM;
 	if (rc == 0)
 		rc = make_work_dir(run, &e, rundir, program, sizeof(program),
 				   c->err, sizeof(c->err));
@@ -916,6 +917,47 @@ static int local_submit(struct platform *p, struct call *c,
 	wait_started(rundir, c->deadline);
 	*remote_id_out = remote_id;
 	return 0;
+}
+
+/* The attempt number a run dir records, or -1. */
+static int parse_attempt(const char *text)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	return end != text && (*end == '\n' || *end == '\0') ? (int)v : -1;
+}
+
+/*
+ * The run dir an interrupted submit of this attempt made, if any: the
+ * same names make_run_dir() tries, the last one that records the attempt.
+ */
+static int local_find(struct platform *p, struct call *c,
+		      const struct run_spec *run, char **remote_id_out)
+{
+	struct local *l = local_from(p);
+	char id[NAME_MAX + 1], rundir[PATH_MAX], found[NAME_MAX + 1] = "";
+	for (int n = 1; n < 100; n++) {
+		int len = n == 1   ? snprintf(id, sizeof(id), "%s", run->run_key)
+			  : n == 2 ? snprintf(id, sizeof(id), "%s.%d",
+					      run->run_key, run->attempt)
+				   : snprintf(id, sizeof(id), "%s.%d.%d",
+					      run->run_key, run->attempt, n);
+		char *attempt = NULL;
+		if (len < 0 || (size_t)len >= sizeof(id) ||
+		    path_join(rundir, sizeof(rundir), l->runs_dir, id) < 0)
+			break;
+		if (read_run_file(rundir, "attempt", &attempt) == 0 &&
+		    parse_attempt(attempt) == run->attempt)
+			snprintf(found, sizeof(found), "%s", id);
+		free(attempt);
+	}
+	if (!found[0]) {
+		snprintf(c->err, sizeof(c->err), "no run for \"%s\"",
+			 run->run_key);
+		return -ENOENT;
+	}
+	*remote_id_out = strdup(found);
+	return *remote_id_out ? 0 : -ENOMEM;
 }
 
 /* ---- status and cancel ---- */
@@ -1452,6 +1494,7 @@ const struct platform_ops local_platform = {
     .close = local_close,
     .validate = local_validate,
     .submit = local_submit,
+    .find = local_find,
     .status = local_status,
     .status_many = NULL,
     .fetch = NULL,

@@ -140,6 +140,15 @@ int job_active_add(struct jobcore *jc, struct run *r)
 	return 0;
 }
 
+int job_fetch_queue_add(struct jobcore *jc, struct run *r)
+{
+	int rc = grow((void **)&jc->fetch_queue, &jc->fetch_cap,
+		      jc->nfetch + 1, sizeof(*jc->fetch_queue));
+	if (rc == 0)
+		jc->fetch_queue[jc->nfetch++] = r;
+	return rc;
+}
+
 void job_active_remove(struct jobcore *jc, struct run *r)
 {
 	for (size_t i = 0; i < jc->nactive; i++) {
@@ -238,6 +247,7 @@ void run_to_store(const struct run *r, struct store_run *out)
 	    .started_at = r->started_at,
 	    .ended_at = r->ended_at,
 	    .updated_at = r->updated_at,
+	    .submit_started_at = r->submit_started_at,
 	};
 }
 
@@ -413,6 +423,7 @@ void job_core_free(struct jobcore *jc)
 		job_free(jc->jobs[i]);
 	free(jc->jobs);
 	free(jc->active);
+	free(jc->fetch_queue);
 	free((char *)jc->settings.state_dir);
 	free((char *)jc->settings.default_platform);
 	pthread_mutex_destroy(&jc->lock);
@@ -496,9 +507,16 @@ static int load_run(void *ctx, const struct store_run *sr)
 	    .ended_at = sr->ended_at,
 	    .updated_at = sr->updated_at,
 	};
-	/* an active run left by an earlier daemon: ask, or submit again */
+	/*
+	 * An active run left by an earlier daemon: ask about it, submit it,
+	 * or, when that daemon died in the middle of a submit, first find
+	 * out whether the platform got it.
+	 */
+	r->submit_started_at = sr->submit_started_at;
+	r->need_reconcile = r->submit_started_at > 0;
 	r->poked = r->remote_id != NULL;
-	r->need_submit = r->remote_id == NULL && r->state == RUN_DEPLOYING;
+	r->need_submit = !r->need_reconcile && r->remote_id == NULL &&
+			 r->state == RUN_DEPLOYING;
 	int rc = job_add_run(lc->jc, j, r);
 	if (rc)
 		run_free(r);

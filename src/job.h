@@ -39,8 +39,7 @@ struct job_settings {
 	const char *state_dir;
 	const char *default_platform;
 	uint64_t bundle_limit;
-	double ttl;	     /* seconds a cached state may be served */
-	double call_timeout; /* seconds a read waits for the platform */
+	double ttl; /* seconds a cached state may be served */
 };
 
 /* Creates the core; @listener and @settings are copied (strings too). */
@@ -93,7 +92,7 @@ struct run_view {
 /*
  * A copy of run @number (0: latest) of @job. When @refresh is set and the
  * cached state is older than the ttl, asks the platform first (concurrent
- * callers share one request; bounded by call_timeout). -ENOENT if there is
+ * callers share one request; bounded by the platform's timeout). -ENOENT if there is
  * no such job or run. Release with job_run_view_release().
  */
 int job_run_view(struct jobcore *jc, const char *job, int number,

@@ -495,6 +495,11 @@ int job_remove(struct jobcore *jc, const char *job)
 		if (rc == 0)
 			job_unlink(jc, j);
 	}
+	for (size_t i = 0; rc == 0 && i < jc->nfetch;)
+		if (jc->fetch_queue[i]->job == j)
+			jc->fetch_queue[i] = jc->fetch_queue[--jc->nfetch];
+		else
+			i++;
 	pthread_mutex_unlock(&jc->lock);
 	if (rc == 0) {
 		remove_files(jc, j);

@@ -37,7 +37,9 @@ struct run {
 	bool refreshing;    /* a status call is in flight (single-flight) */
 	bool poked;	    /* refresh at the next pass */
 	bool need_submit;   /* submit (again) at the next pass */
+	bool need_reconcile; /* a submit's outcome is unknown: ask first */
 	bool submitting;
+	double submit_started_at; /* persisted while a submit is in flight */
 	bool need_fetch; /* copy output from the platform at the next pass */
 };
 
@@ -68,6 +70,8 @@ struct jobcore {
 	size_t njobs, jobs_cap;
 	struct run **active; /* runs not in a terminal state */
 	size_t nactive, active_cap;
+	struct run **fetch_queue; /* runs whose output is to be fetched */
+	size_t nfetch, fetch_cap;
 };
 
 /* Work collected under jc->lock, carried out by batch_commit(). */
@@ -95,8 +99,17 @@ int job_version_dir(struct jobcore *jc, int64_t job_id, int version,
 		    char **path_out);
 int job_run_dir(struct jobcore *jc, int64_t run_id, char **path_out);
 void job_active_remove(struct jobcore *jc, struct run *r);
+int job_fetch_queue_add(struct jobcore *jc, struct run *r);
 int job_active_add(struct jobcore *jc, struct run *r);
 void run_to_store(const struct run *r, struct store_run *out);
+
+/* job_poll.c: applies a platform's answer (or failure @rc) to @r. */
+void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
+	       const struct run_status *st, int rc, const char *err,
+	       const char *source);
+
+/* job_submit.c: submits (or reconciles) every run waiting for it. */
+void job_submit_pass(struct jobcore *jc);
 
 /* Moves @r to @to, recording the event, the row and the change. */
 void run_move(struct jobcore *jc, struct batch *b, struct run *r,

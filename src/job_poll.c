@@ -1,7 +1,7 @@
 /*
- * The job core's side that talks to platforms: submitting, refreshing
- * states (for the poller and for reads older than the ttl), cancelling,
- * timeouts and retries.
+ * The job core's side that asks platforms about runs: refreshing states
+ * (for the poller and for reads older than the ttl), cancelling, timeouts
+ * and retries. Submitting is in job_submit.c.
  *
  * Every platform call is made without jc->lock. A run being refreshed is
  * marked `refreshing`; a reader that finds it so waits on jc->refreshed
@@ -14,13 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "bundle.h"
 #include "clock.h"
-#include "fsutil.h"
 #include "job_internal.h"
-#include "jobconf.h"
 #include "log.h"
 
 /* --- applying a platform's answer ------------------------------------- */
@@ -69,12 +65,24 @@ static void run_take_end(struct run *r, const struct run_status *st)
 }
 
 /*
+ * Queues @r for a fetch of its output (platforms whose output does not
+ * land in the run's directory by itself; for others the fetch is a no-op).
+ */
+static void want_output(struct jobcore *jc, struct run *r)
+{
+	if (r->need_fetch || !r->remote_id ||
+	    job_fetch_queue_add(jc, r) != 0)
+		return;
+	r->need_fetch = true;
+}
+
+/*
  * Applies a status answer to @r. A timeout cancel ends FAILED with the
  * timeout as its error (r->error was set when the cancel was sent).
  */
-static void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
-		      const struct run_status *st, int rc, const char *err,
-		      const char *source)
+void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
+	       const struct run_status *st, int rc, const char *err,
+	       const char *source)
 {
 	if (rc == -ENOENT && r->remote_id) {
 		run_set_string(&r->error,
@@ -90,6 +98,10 @@ static void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	run_set_string(&r->stale_reason, NULL);
 	r->refreshed_mono = clock_mono();
 	run_take_details(b, r, st);
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	if (st->state == RUN_RUNNING && p &&
+	    (platform_caps(p) & PLATFORM_CAP_LOG))
+		want_output(jc, r); /* the log grows while it runs */
 	enum run_state to = st->state;
 	if (!state_can_move(r->state, to))
 		return;
@@ -104,10 +116,8 @@ static void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 		to = RUN_FAILED;
 	else if (to == RUN_FAILED || to == RUN_LOST)
 		run_set_string(&r->error, st->error ? st->error : "failed");
-	if (state_is_terminal(to) &&
-	    platform_caps(platforms_get(jc->platforms, r->platform)) &
-		PLATFORM_CAP_UPLOAD)
-		r->need_fetch = true;
+	if (state_is_terminal(to))
+		want_output(jc, r);
 	run_move(jc, b, r, to, source, to == RUN_FAILED ? r->error : "");
 }
 
@@ -120,11 +130,12 @@ static bool run_needs_refresh(struct jobcore *jc, const struct run *r)
 }
 
 /* Waits (bounded) for an in-flight refresh of @r. jc->lock is held. */
-static void wait_for_refresh(struct jobcore *jc, struct run *r)
+static void wait_for_refresh(struct jobcore *jc, struct run *r,
+			     double timeout)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)jc->settings.call_timeout + 1;
+	until.tv_sec += (time_t)timeout + 1;
 	while (r->refreshing &&
 	       pthread_cond_timedwait(&jc->refreshed, &jc->lock, &until) == 0)
 		;
@@ -133,20 +144,20 @@ static void wait_for_refresh(struct jobcore *jc, struct run *r)
 /* Asks the platform about @r for a reader. Called and returns locked. */
 static const char *refresh_for_read(struct jobcore *jc, struct run *r)
 {
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	double timeout = p ? platform_timeout(p) : 1.0;
 	if (r->refreshing) {
-		wait_for_refresh(jc, r);
+		wait_for_refresh(jc, r, timeout);
 		return r->refreshing || r->stale_reason ? "offline" : "live";
 	}
 	r->refreshing = true;
 	char *remote_id = strdup(r->remote_id);
-	struct platform *p = platforms_get(jc->platforms, r->platform);
 	pthread_mutex_unlock(&jc->lock);
-	struct run_status st;
+	struct run_status st = { .exit_code = -1 };
 	char err[256] = "";
-	int rc = remote_id && p
-		     ? platform_status(p, remote_id, jc->settings.call_timeout,
-				       &st, err, sizeof(err))
-		     : -ENOMEM;
+	int rc = remote_id && p ? platform_status(p, remote_id, timeout, &st,
+						  err, sizeof(err))
+				: -ENOMEM;
 	free(remote_id);
 	pthread_mutex_lock(&jc->lock);
 	struct batch b = {0};
@@ -225,218 +236,6 @@ void job_run_view_release(struct run_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* --- submitting --------------------------------------------------------- */
-
-/* What a submit needs, copied out of the run under the lock. */
-struct ticket {
-	int64_t run_id;
-	int64_t job_id;
-	int version;
-	int attempt;
-	char *job;
-	char *platform;
-	char *overrides;
-	char *run_key;
-};
-
-static void ticket_release(struct ticket *t)
-{
-	free(t->job);
-	free(t->platform);
-	free(t->overrides);
-	free(t->run_key);
-}
-
-static int ticket_fill(struct ticket *t, const struct run *r)
-{
-	*t = (struct ticket){
-	    .run_id = r->id,
-	    .job_id = r->job->id,
-	    .version = r->version,
-	    .attempt = r->attempts + 1,
-	    .job = strdup(r->job->name),
-	    .platform = strdup(r->platform),
-	    .overrides = dup_or_null(r->overrides),
-	};
-	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) <
-	    0)
-		t->run_key = NULL;
-	return t->job && t->platform && t->run_key ? 0 : -ENOMEM;
-}
-
-/* The full (unredacted) config of a version, with the run's override. */
-static int ticket_config(struct jobcore *jc, const struct ticket *t,
-			 const char *version_dir, struct job_config *out,
-			 char *err, size_t errlen)
-{
-	char path[4096], *text = NULL;
-	size_t len = 0;
-	snprintf(path, sizeof(path), "%s/config.json", version_dir);
-	int rc = fsutil_read_all(path, 1 << 20, &text, &len);
-	if (rc) {
-		snprintf(err, errlen, "cannot read \"%s\": %s", path,
-			 strerror(-rc));
-		return rc;
-	}
-	struct job_config base;
-	rc = jobconf_parse(text, len, &base, err, errlen);
-	free(text);
-	if (rc)
-		return rc;
-	const char *ov = t->overrides ? t->overrides : "";
-	rc = jobconf_override(&base, ov, strlen(ov), out, err, errlen);
-	jobconf_release(&base);
-	return rc;
-}
-
-/* Resolves the entry point: the config's, else the bundle's only file. */
-static int resolve_entry(const struct job_config *conf, const char *app_dir,
-			 bool has_app, char **entry_out, char *err,
-			 size_t errlen)
-{
-	if (conf->entry_point) {
-		*entry_out = strdup(conf->entry_point);
-		return *entry_out ? 0 : -ENOMEM;
-	}
-	*entry_out = NULL;
-	if (!has_app)
-		return 0;
-	int rc = bundle_default_entry(app_dir, entry_out, err, errlen);
-	return rc == -ENOENT ? 0 : rc;
-}
-
-static int submit_ticket(struct jobcore *jc, const struct ticket *t,
-			 char **remote_id_out, char *err, size_t errlen)
-{
-	char *version_dir = NULL, *run_dir = NULL, *entry = NULL;
-	char app_dir[4096];
-	struct job_config conf = {0};
-	struct platform *p = platforms_get(jc->platforms, t->platform);
-	int rc = p ? 0 : -EINVAL;
-	if (!p)
-		snprintf(err, errlen, "unknown platform \"%s\"", t->platform);
-	if (rc == 0)
-		rc = job_version_dir(jc, t->job_id, t->version, &version_dir);
-	if (rc == 0)
-		rc = job_run_dir(jc, t->run_id, &run_dir);
-	if (rc == 0)
-		rc = ticket_config(jc, t, version_dir, &conf, err, errlen);
-	snprintf(app_dir, sizeof(app_dir), "%s/app",
-		 version_dir ? version_dir : "");
-	bool has_app = rc == 0 && access(app_dir, F_OK) == 0;
-	if (rc == 0)
-		rc =
-		    resolve_entry(&conf, app_dir, has_app, &entry, err, errlen);
-	if (rc == 0) {
-		struct run_spec spec = {
-		    .job_name = t->job,
-		    .run_key = t->run_key,
-		    .bundle_dir = has_app ? app_dir : NULL,
-		    .entry_point = entry,
-		    .args = conf.args,
-		    .env = conf.env,
-		    .conf = conf.conf,
-		    .output_dir = run_dir,
-		    .attempt = t->attempt,
-		};
-		rc =
-		    platform_submit(p, &spec, 30.0, remote_id_out, err, errlen);
-	}
-	jobconf_release(&conf);
-	free(entry);
-	free(version_dir);
-	free(run_dir);
-	return rc;
-}
-
-/*
- * Records a submit's outcome. Returns true when the run was cancelled while
- * the submit was in flight, so the new remote run must be cancelled too.
- */
-static bool submit_done(struct jobcore *jc, struct batch *b,
-			const struct ticket *t, int rc, char *remote_id,
-			const char *err)
-{
-	struct run *r = job_find_run_id(jc, t->run_id);
-	if (!r) {
-		free(remote_id);
-		return false;
-	}
-	r->submitting = false;
-	r->need_submit = false;
-	r->attempts = t->attempt;
-	if (r->submitted_at == 0)
-		r->submitted_at = clock_wall();
-	if (rc) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "submit failed: %s", err);
-		struct run_status st = {
-		    .state = RUN_FAILED, .exit_code = -1, .error = msg};
-		run_apply(jc, b, r, &st, 0, "", "submit");
-		return false;
-	}
-	free(r->remote_id);
-	r->remote_id = remote_id;
-	r->refreshed_mono = 0;
-	r->poked = true;
-	b->kick = true;
-	char msg[64];
-	snprintf(msg, sizeof(msg), "attempt %d", t->attempt);
-	if (state_can_move(r->state, RUN_QUEUED))
-		run_move(jc, b, r, RUN_QUEUED, "submit", msg);
-	else
-		batch_add_event(b, r, r->state, r->state, "submit", msg);
-	return r->state == RUN_CANCELLING;
-}
-
-/* Collects runs waiting for a submit. Called locked. */
-static size_t collect_submits(struct jobcore *jc, struct ticket **out)
-{
-	*out = calloc(jc->nactive + 1, sizeof(**out));
-	size_t n = 0;
-	for (size_t i = 0; *out && i < jc->nactive; i++) {
-		struct run *r = jc->active[i];
-		if (!r->need_submit || r->submitting)
-			continue;
-		if (ticket_fill(&(*out)[n], r) == 0) {
-			r->submitting = true;
-			n++;
-		} else {
-			ticket_release(&(*out)[n]);
-		}
-	}
-	return n;
-}
-
-static void submit_pass(struct jobcore *jc)
-{
-	struct ticket *tickets;
-	pthread_mutex_lock(&jc->lock);
-	size_t n = collect_submits(jc, &tickets);
-	pthread_mutex_unlock(&jc->lock);
-	for (size_t i = 0; i < n; i++) {
-		char err[512] = "", *remote_id = NULL;
-		int rc = submit_ticket(jc, &tickets[i], &remote_id, err,
-				       sizeof(err));
-		if (rc)
-			log_warn("job \"%s\": submit failed: %s",
-				 tickets[i].job, err);
-		struct batch b = {0};
-		pthread_mutex_lock(&jc->lock);
-		bool cancelled =
-		    submit_done(jc, &b, &tickets[i], rc, remote_id, err);
-		char *id = cancelled ? strdup(remote_id) : NULL;
-		batch_commit(jc, &b);
-		if (id)
-			platform_cancel(
-			    platforms_get(jc->platforms, tickets[i].platform),
-			    id, "cancelled", 30.0, err, sizeof(err));
-		free(id);
-		ticket_release(&tickets[i]);
-	}
-	free(tickets);
-}
-
 /* --- refreshing ------------------------------------------------------- */
 
 struct probe {
@@ -485,8 +284,7 @@ static void refresh_platform(struct jobcore *jc, struct platform *p,
 		ids[i] = probes[i].remote_id;
 	if (rc == 0 && n > 0)
 		rc = platform_status_many(p, ids, st, rcs, n,
-					  jc->settings.call_timeout * 2, err,
-					  sizeof(err));
+					  platform_timeout(p), err, sizeof(err));
 	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	for (size_t i = 0; i < n; i++) {
@@ -507,32 +305,39 @@ static void refresh_platform(struct jobcore *jc, struct platform *p,
 
 /* --- fetching output -------------------------------------------------- */
 
+/* Copies output from the platforms for the runs queued by want_output(). */
 static void fetch_pass(struct jobcore *jc)
 {
-	for (;;) {
-		pthread_mutex_lock(&jc->lock);
-		struct run *r = NULL;
-		for (size_t i = 0; !r && i < jc->njobs; i++)
-			for (size_t k = 0; !r && k < jc->jobs[i]->nruns; k++)
-				if (jc->jobs[i]->runs[k]->need_fetch)
-					r = jc->jobs[i]->runs[k];
-		if (!r) {
-			pthread_mutex_unlock(&jc->lock);
-			return;
-		}
+	pthread_mutex_lock(&jc->lock);
+	struct run **queue = jc->fetch_queue;
+	size_t n = jc->nfetch;
+	jc->fetch_queue = NULL;
+	jc->nfetch = jc->fetch_cap = 0;
+	struct fetch { char *platform, *remote_id, *dir; } *todo =
+		calloc(n + 1, sizeof(*todo));
+	for (size_t i = 0; todo && i < n; i++) {
+		struct run *r = queue[i];
 		r->need_fetch = false;
-		struct platform *p = platforms_get(jc->platforms, r->platform);
-		char *remote_id = strdup(r->remote_id), *dir = NULL;
-		job_run_dir(jc, r->id, &dir);
-		pthread_mutex_unlock(&jc->lock);
-		char err[256];
-		if (p && remote_id && dir &&
-		    platform_fetch(p, remote_id, dir, 60.0, err, sizeof(err)))
-			log_warn("cannot fetch output of \"%s\": %s", remote_id,
-				 err);
-		free(remote_id);
-		free(dir);
+		todo[i].platform = strdup(r->platform);
+		todo[i].remote_id = strdup(r->remote_id);
+		job_run_dir(jc, r->id, &todo[i].dir);
 	}
+	pthread_mutex_unlock(&jc->lock);
+	for (size_t i = 0; todo && i < n; i++) {
+		struct platform *p = platforms_get(jc->platforms,
+						   todo[i].platform);
+		char err[256];
+		if (p && todo[i].remote_id && todo[i].dir &&
+		    platform_fetch(p, todo[i].remote_id, todo[i].dir,
+				   platform_timeout(p), err, sizeof(err)))
+			log_warn("cannot fetch output of \"%s\": %s",
+				 todo[i].remote_id, err);
+		free(todo[i].platform);
+		free(todo[i].remote_id);
+		free(todo[i].dir);
+	}
+	free(todo);
+	free(queue);
 }
 
 /* --- cancelling and timeouts -------------------------------------------- */
@@ -567,9 +372,8 @@ static int cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
 	if (rc)
 		return rc > 0 ? 0 : rc;
 	if (remote_id && p)
-		rc =
-		    platform_cancel(p, remote_id, reason,
-				    jc->settings.call_timeout * 5, err, errlen);
+		rc = platform_cancel(p, remote_id, reason, platform_timeout(p),
+				     err, errlen);
 	free(remote_id);
 	pthread_mutex_lock(&jc->lock);
 	r = job_find_run_id(jc, run_id);
@@ -658,11 +462,13 @@ void job_poll(struct jobcore *jc, bool full)
 {
 	if (!jc->platforms)
 		return;
-	submit_pass(jc);
+	job_submit_pass(jc);
 	for (size_t i = 0; i < platforms_count(jc->platforms); i++) {
 		const char *name = platforms_name(jc->platforms, i);
-		refresh_platform(jc, platforms_get(jc->platforms, name), name,
-				 full);
+		struct platform *p = platforms_get(jc->platforms, name);
+		if (platform_probe_due(p))
+			platform_probe(p);
+		refresh_platform(jc, p, name, full);
 	}
 	fetch_pass(jc);
 	timeout_pass(jc);

@@ -22,8 +22,6 @@
 #include "jobfs.h"
 #include "log.h"
 
-#define CALL_TIMEOUT_S 2.0
-
 static void usage(const char *progname)
 {
 	printf("usage: %s [options] MOUNTPOINT\n\n", progname);
@@ -126,7 +124,6 @@ static int open_core(struct jobfs *jfs)
 					    : jfs->config.default_platform,
 		.bundle_limit = jfs->config.bundle_limit,
 		.ttl = jfs->opts.ttl,
-		.call_timeout = CALL_TIMEOUT_S,
 	};
 	struct job_listener listener = {
 		.changed = fs_run_changed,

@@ -26,6 +26,14 @@ static const struct platform_ops *const platform_kinds[] = {
 };
 
 #define LATENCY_RING 1024
+#define DEFAULT_TIMEOUT_S 10.0
+/* the circuit breaker: this many failures in a row open it ... */
+#define BREAKER_FAILURES 3
+/* ... for a cooldown that doubles while probes fail, up to a limit */
+#define BREAKER_COOLDOWN_S 2.0
+#define BREAKER_COOLDOWN_MAX_S 60.0
+
+enum health { HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN };
 
 struct platform_stats {
 	pthread_mutex_t lock;
@@ -33,9 +41,13 @@ struct platform_stats {
 	double latency_ms[LATENCY_RING];
 	size_t nlatency; /* samples stored, up to LATENCY_RING */
 	size_t next;	 /* ring position of the next sample */
-	int health_rc;	 /* 0 healthy, else the last failure */
+	double timeout;	 /* seconds a call may take ("timeout" field) */
+	enum health health;
 	char health_reason[256];
 	double health_since;
+	int failures_in_row;
+	double open_until; /* monotonic; the breaker is open before it */
+	double cooldown;
 };
 
 struct platform_entry {
@@ -114,6 +126,11 @@ static int entry_open(struct platform_entry *e,
 	e->platform->ops = ops;
 	e->platform->name = e->name;
 	e->platform->stats = &e->stats;
+	json_t *timeout = json_object_get(pc->fields, "timeout");
+	e->stats.timeout = json_is_number(timeout) && json_number_value(timeout) > 0
+				   ? json_number_value(timeout)
+				   : DEFAULT_TIMEOUT_S;
+	e->stats.cooldown = BREAKER_COOLDOWN_S;
 	return 0;
 }
 
@@ -195,33 +212,93 @@ static bool is_platform_failure(int rc)
 	       rc == -EHOSTUNREACH || rc == -ECONNRESET;
 }
 
-static void stats_record(struct platform *p, double started, int rc,
-			 const char *err)
+static void set_health(struct platform_stats *st, enum health h,
+		       const char *reason)
+{
+	if (st->health == h)
+		return;
+	st->health = h;
+	st->health_since = clock_wall();
+	snprintf(st->health_reason, sizeof(st->health_reason), "%s", reason);
+}
+
+/* Counts a finished call and moves the breaker. */
+static void stats_record(struct platform *p, double started,
+			 const struct call *c, int rc)
 {
 	struct platform_stats *st = p->stats;
-	double ms = (clock_mono() - started) * 1000.0;
+	double now = clock_mono(), ms = (now - started) * 1000.0;
 	pthread_mutex_lock(&st->lock);
 	st->requests++;
+	st->retries += (unsigned long)c->retries;
 	st->latency_ms[st->next] = ms;
 	st->next = (st->next + 1) % LATENCY_RING;
 	if (st->nlatency < LATENCY_RING)
 		st->nlatency++;
 	if (rc)
 		st->errors++;
-	bool failed = is_platform_failure(rc);
-	if (failed != (st->health_rc != 0)) {
-		st->health_rc = failed ? rc : 0;
-		st->health_since = clock_wall();
-		snprintf(st->health_reason, sizeof(st->health_reason), "%s",
-			 failed ? err : "");
+	if (!is_platform_failure(rc)) {
+		st->failures_in_row = 0;
+		st->cooldown = BREAKER_COOLDOWN_S;
+		set_health(st, HEALTH_OK, "");
+	} else if (++st->failures_in_row >= BREAKER_FAILURES) {
+		bool was_open = st->health == HEALTH_DOWN;
+		if (was_open && st->cooldown < BREAKER_COOLDOWN_MAX_S)
+			st->cooldown *= 2; /* a failed probe */
+		st->open_until = now + st->cooldown;
+		set_health(st, HEALTH_DOWN, c->err);
+	} else {
+		set_health(st, HEALTH_DEGRADED, c->err);
 	}
 	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * While the breaker is open, calls fail at once instead of waiting on a
+ * platform that is down; once the cooldown has passed, calls go through
+ * again and the first answer closes (or reopens) it.
+ */
+static int breaker_check(struct platform *p, struct call *c)
+{
+	struct platform_stats *st = p->stats;
+	pthread_mutex_lock(&st->lock);
+	bool open = st->health == HEALTH_DOWN && clock_mono() < st->open_until;
+	if (open)
+		snprintf(c->err, sizeof(c->err), "platform \"%s\" is down: %s",
+			 p->name, st->health_reason);
+	pthread_mutex_unlock(&st->lock);
+	return open ? -EAGAIN : 0;
+}
+
+double platform_timeout(const struct platform *p)
+{
+	return p->stats->timeout;
+}
+
+bool platform_probe_due(struct platform *p)
+{
+	struct platform_stats *st = p->stats;
+	pthread_mutex_lock(&st->lock);
+	bool due = st->health == HEALTH_DOWN && clock_mono() >= st->open_until;
+	pthread_mutex_unlock(&st->lock);
+	return due;
+}
+
+int platform_probe(struct platform *p)
+{
+	struct call c = { .deadline = clock_mono() + p->stats->timeout };
+	double started = clock_mono();
+	int rc = p->ops->health ? p->ops->health(p, &c) : 0;
+	if (p->ops->health)
+		stats_record(p, started, &c, rc);
+	return rc;
 }
 
 static void call_init(struct call *c, double timeout_s)
 {
 	c->deadline = clock_mono() + timeout_s;
 	c->err[0] = '\0';
+	c->retries = 0;
 }
 
 /* Copies the op's reason out, with a fallback for ops that gave none. */
@@ -232,7 +309,7 @@ static void call_finish(struct platform *p, struct call *c, double started,
 		snprintf(c->err, sizeof(c->err), "%s", strerror(-rc));
 	if (rc && err)
 		snprintf(err, errlen, "%s", c->err);
-	stats_record(p, started, rc, c->err);
+	stats_record(p, started, c, rc);
 }
 
 int platform_validate(struct platform *p, const struct run_spec *run, char *err,
@@ -255,7 +332,28 @@ int platform_submit(struct platform *p, const struct run_spec *run,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = p->ops->submit(p, &c, run, remote_id_out);
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->submit(p, &c, run, remote_id_out);
+	call_finish(p, &c, started, rc, err, errlen);
+	return rc;
+}
+
+int platform_find(struct platform *p, const struct run_spec *run,
+		  double timeout_s, char **remote_id_out, char *err,
+		  size_t errlen)
+{
+	if (!p->ops->find) {
+		snprintf(err, errlen, "platform \"%s\" cannot look runs up",
+			 p->name);
+		return -ENOTSUP;
+	}
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->find(p, &c, run, remote_id_out);
 	call_finish(p, &c, started, rc, err, errlen);
 	return rc;
 }
@@ -268,7 +366,9 @@ int platform_status(struct platform *p, const char *remote_id, double timeout_s,
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
 	double started = clock_mono();
-	int rc = p->ops->status(p, &c, remote_id, out);
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->status(p, &c, remote_id, out);
 	call_finish(p, &c, started, rc, err, errlen);
 	return rc;
 }
@@ -290,7 +390,9 @@ int platform_status_many(struct platform *p, const char *const *remote_ids,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = p->ops->status_many(p, &c, remote_ids, out, rcs, n);
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->status_many(p, &c, remote_ids, out, rcs, n);
 	call_finish(p, &c, started, rc, err, errlen);
 	return rc;
 }
@@ -304,7 +406,9 @@ int platform_fetch(struct platform *p, const char *remote_id,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = p->ops->fetch(p, &c, remote_id, output_dir);
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->fetch(p, &c, remote_id, output_dir);
 	call_finish(p, &c, started, rc, err, errlen);
 	return rc;
 }
@@ -316,7 +420,9 @@ int platform_cancel(struct platform *p, const char *remote_id,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = p->ops->cancel(p, &c, remote_id, reason);
+	int rc = breaker_check(p, &c);
+	if (rc == 0)
+		rc = p->ops->cancel(p, &c, remote_id, reason);
 	call_finish(p, &c, started, rc, err, errlen);
 	return rc;
 }
@@ -338,9 +444,11 @@ int platform_render_health(struct platform *p, char **text_out)
 	char since[32];
 	pthread_mutex_lock(&st->lock);
 	clock_iso8601(st->health_since, since, sizeof(since));
-	int n = st->health_rc ? asprintf(text_out, "DOWN since %s: %s\n", since,
-					 st->health_reason)
-			      : asprintf(text_out, "OK since %s\n", since);
+	static const char *const names[] = { "OK", "DEGRADED", "DOWN" };
+	int n = st->health == HEALTH_OK
+			? asprintf(text_out, "OK since %s\n", since)
+			: asprintf(text_out, "%s since %s: %s\n",
+				   names[st->health], since, st->health_reason);
 	pthread_mutex_unlock(&st->lock);
 	return n < 0 ? -ENOMEM : 0;
 }

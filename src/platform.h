@@ -56,6 +56,10 @@ int platform_validate(struct platform *p, const struct run_spec *run,
 int platform_submit(struct platform *p, const struct run_spec *run,
 		    double timeout_s, char **remote_id_out, char *err,
 		    size_t errlen);
+/* -ENOTSUP when the platform has no find op (see platform_ops.h). */
+int platform_find(struct platform *p, const struct run_spec *run,
+		  double timeout_s, char **remote_id_out, char *err,
+		  size_t errlen);
 int platform_status(struct platform *p, const char *remote_id,
 		    double timeout_s, struct run_status *out, char *err,
 		    size_t errlen);
@@ -70,6 +74,17 @@ int platform_cancel(struct platform *p, const char *remote_id,
 		    const char *reason, double timeout_s, char *err,
 		    size_t errlen);
 unsigned platform_caps(const struct platform *p);
+
+/* The platform's "timeout": how long one call may take, in seconds. */
+double platform_timeout(const struct platform *p);
+
+/*
+ * The circuit breaker: after repeated failures a platform is DOWN and its
+ * calls fail at once with -EAGAIN until a cooldown has passed. The poller
+ * probes a DOWN platform (its health op) when platform_probe_due() says.
+ */
+bool platform_probe_due(struct platform *p);
+int platform_probe(struct platform *p);
 
 /* Frees the strings a run_status holds and zeroes it. */
 void platform_status_release(struct run_status *st);

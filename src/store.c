@@ -85,6 +85,10 @@ static const struct migration {
      "	message TEXT NOT NULL       -- may be empty\n"
      ");\n"
      "CREATE INDEX events_run_id ON events (run_id);\n"},
+    {2,
+     "-- set while a submit is in flight: a daemon that dies then leaves\n"
+     "-- it behind, and the next one reconciles before submitting again\n"
+     "ALTER TABLE runs ADD COLUMN submit_started_at REAL;\n"},
 };
 
 enum stmt {
@@ -105,17 +109,18 @@ enum stmt {
 };
 
 /*
- * Run columns: ?1..?5 are fixed at insert, ?6..?15 are the mutable ones
+ * Run columns: ?1..?5 are fixed at insert, ?6..?16 are the mutable ones
  * that bind_run_state() fills for both insert and update.
  */
 #define RUN_MUTABLE_SET                                                        \
 	"remote_id = ?6, state = ?7, platform_state = ?8, error = ?9, "        \
 	"exit_code = ?10, attempts = ?11, submitted_at = ?12, "                \
-	"started_at = ?13, ended_at = ?14, updated_at = ?15"
+	"started_at = ?13, ended_at = ?14, updated_at = ?15, "                 \
+	"submit_started_at = ?16"
 #define RUN_COLUMNS                                                            \
 	"id, job_id, number, version, platform, overrides, remote_id, state, " \
 	"platform_state, error, exit_code, attempts, submitted_at, "           \
-	"started_at, ended_at, updated_at"
+	"started_at, ended_at, updated_at, submit_started_at"
 #define EVENT_SELECT                                                           \
 	"SELECT e.time, r.number, e.old_state, e.new_state, e.source, "        \
 	"e.message FROM events AS e JOIN runs AS r ON r.id = e.run_id "
@@ -141,9 +146,10 @@ static const struct {
 			 "INSERT INTO runs (job_id, number, version, "
 			 "platform, overrides, remote_id, state, "
 			 "platform_state, error, exit_code, attempts, "
-			 "submitted_at, started_at, ended_at, updated_at) "
+			 "submitted_at, started_at, ended_at, updated_at, "
+			 "submit_started_at) "
 			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-			 "?10, ?11, ?12, ?13, ?14, ?15)"},
+			 "?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
     [STMT_RUN_UPDATE] = {"update a run",
 			 "UPDATE runs SET " RUN_MUTABLE_SET " WHERE id = ?1"},
     [STMT_EVENT_INSERT] = {"insert an event",
@@ -300,7 +306,7 @@ static int bind_job(sqlite3_stmt *st, const struct store_job *job)
 	return is_failed ? bind_failure(st) : SQLITE_OK;
 }
 
-/* Binds the columns a run update may change, ?6..?15. */
+/* Binds the columns a run update may change, ?6..?16. */
 static int bind_run_state(sqlite3_stmt *st, const struct store_run *run)
 {
 	bool is_failed = bind_str(st, 6, run->remote_id) ||
@@ -312,11 +318,12 @@ static int bind_run_state(sqlite3_stmt *st, const struct store_run *run)
 			 bind_time(st, 12, run->submitted_at) ||
 			 bind_time(st, 13, run->started_at) ||
 			 bind_time(st, 14, run->ended_at) ||
-			 bind_time(st, 15, run->updated_at);
+			 bind_time(st, 15, run->updated_at) ||
+			 bind_time(st, 16, run->submit_started_at);
 	return is_failed ? bind_failure(st) : SQLITE_OK;
 }
 
-/* Binds every column of a new run, ?1..?15. */
+/* Binds every column of a new run, ?1..?16. */
 static int bind_run(sqlite3_stmt *st, const struct store_run *run)
 {
 	bool is_failed = sqlite3_bind_int64(st, 1, run->job_id) ||
@@ -388,6 +395,7 @@ static int run_row(struct store *s, sqlite3_stmt *st, void *arg)
 	    .started_at = sqlite3_column_double(st, 13),
 	    .ended_at = sqlite3_column_double(st, 14),
 	    .updated_at = sqlite3_column_double(st, 15),
+	    .submit_started_at = sqlite3_column_double(st, 16),
 	};
 	const char *state = column_str(st, 7);
 	if (state_parse(state, &run.state) != 0) {

@@ -20,7 +20,7 @@
 
 #include "state.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -48,6 +48,7 @@ struct store_run {
 	int exit_code;	      /* -1: none */
 	int attempts;	      /* submissions so far */
 	double submitted_at, started_at, ended_at, updated_at; /* 0: not yet */
+	double submit_started_at; /* non-zero while a submit is in flight */
 };
 
 struct store_event {

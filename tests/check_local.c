@@ -594,6 +594,31 @@ START_TEST(a_retry_gets_its_own_run_dir)
 }
 END_TEST
 
+/* find: the run an interrupted submit of the same key and attempt made. */
+START_TEST(find_returns_the_run_of_the_same_attempt)
+{
+	char *id1, *found = NULL;
+	run_script("echo one\n", NULL, NULL, &id1);
+	struct run_spec r = spec("t.1", "main.sh");
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found), 0);
+	ck_assert_str_eq(found, id1);
+	free(found);
+	r.attempt = 2; /* not submitted yet: safe to submit */
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found),
+			 -ENOENT);
+	char *id2 = submit(fx.p, &r);
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found), 0);
+	ck_assert_str_eq(found, id2);
+	free(found);
+	r = spec("other.9", "main.sh");
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found),
+			 -ENOENT);
+	ck_assert_int_eq(wait_end(fx.p, id2, 10).state, RUN_SUCCEEDED);
+	free(id1);
+	free(id2);
+}
+END_TEST
+
 static void expect_invalid(struct run_spec *r, const char *err)
 {
 	int rc = local_platform.validate(fx.p, &fx.c, r);
@@ -716,6 +741,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, lost_when_the_supervisor_is_gone);
 	tcase_add_test(tc, a_cancel_before_the_start_wins);
 	tcase_add_test(tc, a_retry_gets_its_own_run_dir);
+	tcase_add_test(tc, find_returns_the_run_of_the_same_attempt);
 	tcase_add_test(tc, validate_rejects_what_cannot_run);
 	tcase_add_test(tc, validate_rejects_bad_args_env_conf);
 	tcase_add_test(tc, open_rejects_bad_fields);

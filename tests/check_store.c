@@ -185,6 +185,7 @@ static void assert_run_eq(const struct store_run *got,
 	ck_assert_double_eq(got->started_at, want->started_at);
 	ck_assert_double_eq(got->ended_at, want->ended_at);
 	ck_assert_double_eq(got->updated_at, want->updated_at);
+	ck_assert_double_eq(got->submit_started_at, want->submit_started_at);
 }
 
 START_TEST(open_creates_schema)
@@ -417,6 +418,44 @@ START_TEST(reopen_keeps_data)
 }
 END_TEST
 
+/* A file written by schema 1 (before submit_started_at) is migrated. */
+START_TEST(migrates_version_1)
+{
+	raw_exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT UNIQUE "
+		 "NOT NULL, platform TEXT NOT NULL, config TEXT NOT NULL, "
+		 "version INTEGER NOT NULL, created_at REAL, updated_at REAL);"
+		 "CREATE TABLE runs (id INTEGER PRIMARY KEY, job_id INTEGER NOT "
+		 "NULL REFERENCES jobs(id) ON DELETE CASCADE, number INTEGER "
+		 "NOT NULL, version INTEGER NOT NULL, platform TEXT NOT NULL, "
+		 "remote_id TEXT, state TEXT NOT NULL, platform_state TEXT, "
+		 "overrides TEXT, error TEXT, exit_code INTEGER, attempts "
+		 "INTEGER NOT NULL DEFAULT 0, submitted_at REAL, started_at "
+		 "REAL, ended_at REAL, updated_at REAL, UNIQUE (job_id, "
+		 "number));"
+		 "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id INTEGER "
+		 "NOT NULL, time REAL NOT NULL, old_state TEXT NOT NULL, "
+		 "new_state TEXT NOT NULL, source TEXT NOT NULL, message TEXT "
+		 "NOT NULL);"
+		 "INSERT INTO jobs VALUES (1, 'old', 'local', '{}', 1, 1, 1);"
+		 "INSERT INTO runs (job_id, number, version, platform, state) "
+		 "VALUES (1, 1, 1, 'local', 'RUNNING');"
+		 "PRAGMA user_version = 1;");
+	struct store *s = open_store();
+	assert_raw("PRAGMA user_version", "2");
+	struct loaded l = {0};
+	ck_assert_int_eq(store_load(s, on_job, on_run, &l), 0);
+	ck_assert_int_eq(l.nruns, 1);
+	ck_assert_int_eq(l.runs[0].state, RUN_RUNNING);
+	ck_assert_double_eq(l.runs[0].submit_started_at, 0);
+	struct store_run run = l.runs[0];
+	run.submit_started_at = 1700000000.25;
+	ck_assert_int_eq(store_run_update(s, &run), 0);
+	loaded_release(&l);
+	store_close(s);
+	assert_raw("SELECT submit_started_at FROM runs", "1700000000.25");
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
 	raw_exec("PRAGMA user_version = 99");
@@ -571,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, delete_cascades);
 	tcase_add_test(tc, constraints);
 	tcase_add_test(tc, reopen_keeps_data);
+	tcase_add_test(tc, migrates_version_1);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, unknown_state_is_eio);
 	tcase_add_test(tc, callback_stops_load);
