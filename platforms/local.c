@@ -531,7 +531,7 @@ static void on_event(struct local *l, const struct inotify_event *ev)
 		return;
 	}
 	bool is_exit = ev->len && strcmp(ev->name, "exit") == 0;
-	if (!is_exit && !(ev->len && strcmp(ev->name, "pid") == 0))
+	if (!is_exit && !(ev->len && strcmp(ev->name, "started") == 0))
 		return;
 	char *id = NULL;
 	if (is_exit) {
@@ -871,7 +871,7 @@ static void wait_started(const char *rundir, double deadline)
 	if (deadline > 0 && deadline < until)
 		until = deadline;
 	struct timespec tick = {0, 5 * 1000 * 1000};
-	while (!has_file(rundir, "pid") && !has_file(rundir, "exit") &&
+	while (!has_file(rundir, "started") && !has_file(rundir, "exit") &&
 	       clock_mono() < until)
 		nanosleep(&tick, NULL);
 }
@@ -1084,9 +1084,13 @@ static int local_status(struct platform *p, struct call *c,
 	if (rc != -ENOENT)
 		return rc;
 	enum supervisor_state sup = supervisor_state(rundir, &pid);
-	if (sup == SUPERVISOR_ALIVE) {
+	if (sup == SUPERVISOR_ALIVE && has_file(rundir, "started")) {
 		set_active(out, RUN_RUNNING, "running");
-		out->started_at = file_mtime(rundir, "pid");
+		out->started_at = file_mtime(rundir, "started");
+		return 0;
+	}
+	if (sup == SUPERVISOR_ALIVE) {
+		set_active(out, RUN_QUEUED, "starting");
 		return 0;
 	}
 	/* It may have written exit and gone since we looked. */
@@ -1277,8 +1281,11 @@ static int sup_start_job(struct supervisor *s, char **argv)
 	if (s->child == 0)
 		sup_exec_job(out[1], err[1], work, argv);
 	rc = s->child < 0 ? -errno : 0;
-	if (rc == 0)
+	if (rc == 0) {
 		setpgid(s->child, s->child); /* before any kill of the group */
+		/* from now on a cancel reaches the job itself: RUNNING */
+		rc = write_run_file(s->rundir, "started", "");
+	}
 	close(out[1]);
 	close(err[1]);
 	s->out_pipe = out[0];

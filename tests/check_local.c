@@ -387,13 +387,18 @@ END_TEST
 
 START_TEST(cancel_stops_the_job_with_sigterm)
 {
-	write_file(fx.bundle, "main.sh", "sleep 60\n", 0644);
+	write_file(fx.bundle, "main.sh", "echo up > started; sleep 60\n", 0644);
 	struct run_spec r = spec("t.1", "main.sh");
 	char *id = submit(fx.p, &r);
 	struct run_status st;
 	ck_assert_int_eq(local_platform.status(fx.p, &fx.c, id, &st), 0);
 	ck_assert_int_eq(st.state, RUN_RUNNING);
 	ck_assert_str_eq(st.platform_state, "running");
+	char dir[PATH_MAX * 2], work[PATH_MAX * 2 + 8];
+	run_dir(id, dir, sizeof(dir));
+	snprintf(work, sizeof(work), "%s/work", dir);
+	/* the job itself must run, or a cancel ends it before its start */
+	wait_for_file(work, "started", 10);
 	double t0 = clock_mono();
 	ck_assert_int_eq(local_platform.cancel(fx.p, &fx.c, id, "enough"), 0);
 	st = wait_end(fx.p, id, 2);
@@ -401,8 +406,6 @@ START_TEST(cancel_stops_the_job_with_sigterm)
 	ck_assert_int_eq(st.state, RUN_CANCELLED);
 	ck_assert_str_eq(st.platform_state, "cancelled");
 	ck_assert_int_eq(st.exit_code, 143);
-	char dir[PATH_MAX * 2];
-	run_dir(id, dir, sizeof(dir));
 	char *reason = read_file(dir, "cancel_reason");
 	ck_assert_str_eq(reason, "enough");
 	free(reason);
