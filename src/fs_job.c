@@ -205,6 +205,9 @@ void fs_job_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		return fs_reply_rc(req, rc);
 	}
 	fi->direct_io = n->kind != NODE_README;
+	/* nothing happens at close (fs_job_flush): spare every close() of
+	 * status & co. a round trip to the daemon (FOPEN_NOFLUSH) */
+	fi->noflush = 1;
 	fs_reply_open(req, h, fi);
 }
 
@@ -256,7 +259,9 @@ void fs_job_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 		free(buf);
 		return;
 	}
-	if (off == 0 && n->kind != NODE_README) {
+	/* a read from the start renders afresh, but for the first one:
+	 * open has just rendered (and asked the platform if due) */
+	if (off == 0 && h->read_once && n->kind != NODE_README) {
 		char *text;
 		size_t len;
 		int rc = render(fs_ctx(req), n, refreshes_on_read(n), &text,
@@ -267,6 +272,7 @@ void fs_job_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 		h->buf = text;
 		h->len = len;
 	}
+	h->read_once = true;
 	reply_slice(req, h->buf, h->len, size, off);
 }
 

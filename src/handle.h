@@ -24,6 +24,7 @@ struct handle {
 	int fd;		   /* backing file, or -1 */
 	int64_t run_id;	   /* the run a wait or status handle follows */
 	uint64_t seen_generation; /* state generation last read (poll) */
+	bool read_once;	   /* a read has been answered */
 	char *input;	   /* bytes written to cancel/run */
 	size_t input_len;
 	bool acted;	   /* cancel/run already carried out */

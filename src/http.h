@@ -25,13 +25,13 @@
 struct http;
 
 struct http_settings {
-	const char *name;	/* platform name, for logs */
-	double connect_timeout; /* seconds; default 5 */
-	double timeout;		/* seconds per attempt; default 30 */
-	int max_retries;	/* default 4 */
-	double backoff_base;	/* seconds; default 0.2 */
-	double backoff_max;	/* seconds; default 10 */
-	const char *ca_file;	/* NULL: the system's CA store */
+	const char *name;	 /* platform name, for logs */
+	double connect_timeout;	 /* seconds; default 5 */
+	double timeout;		 /* seconds per attempt; default 30 */
+	int max_retries;	 /* default 4 */
+	double backoff_base;	 /* seconds; default 0.2 */
+	double backoff_max;	 /* seconds; default 10 */
+	const char *ca_file;	 /* NULL: the system's CA store */
 	const char *unix_socket; /* NULL: TCP */
 };
 
@@ -44,20 +44,20 @@ int http_new(const struct http_settings *settings, struct http **out);
 void http_free(struct http *h);
 
 struct http_request {
-	const char *method;	      /* GET POST PUT PATCH DELETE */
-	const char *url;	      /* absolute */
-	const char *const *headers;   /* "Name: value", NULL-terminated */
-	const void *body;	      /* or NULL */
+	const char *method;	    /* GET POST PUT PATCH DELETE */
+	const char *url;	    /* absolute */
+	const char *const *headers; /* "Name: value", NULL-terminated */
+	const void *body;	    /* or NULL */
 	size_t body_len;
-	const char *userpwd;	      /* basic auth "user:password", or NULL */
-	bool idempotent;	      /* may be retried */
+	const char *userpwd; /* basic auth "user:password", or NULL */
+	bool idempotent;     /* may be retried */
 };
 
 struct http_response {
-	long status;	   /* HTTP status */
-	char *body;	   /* NUL-terminated, malloc'd (may be empty) */
+	long status; /* HTTP status */
+	char *body;  /* NUL-terminated, malloc'd (may be empty) */
 	size_t body_len;
-	char *location;	   /* Location header, or NULL */
+	char *location;	    /* Location header, or NULL */
 	double retry_after; /* seconds from Retry-After, 0 if none */
 };
 
@@ -65,7 +65,9 @@ struct http_response {
  * Performs @req. 0 when an HTTP answer arrived (whatever its status, after
  * retries for idempotent calls), else -ETIMEDOUT, -ECONNREFUSED,
  * -EHOSTUNREACH, -ECONNRESET, -EPROTO (TLS or a garbled answer) with
- * c->err set. Release @out with http_response_release().
+ * c->err set. Release @out with http_response_release() (on error there
+ * is nothing to release). Redirects are not followed (see location).
+ * c->deadline 0 means no deadline.
  */
 int http_do(struct http *h, struct call *c, const struct http_request *req,
 	    struct http_response *out);
@@ -78,15 +80,38 @@ void http_response_release(struct http_response *r);
 int http_status_errno(long status);
 
 /*
+ * For an answer of http_do(): 0 for 2xx, else http_status_errno() with
+ * c->err = "HTTP 404: <message from the body, if any>" (as http_json).
+ */
+int http_check_status(struct call *c, const struct http_response *r);
+
+/*
  * JSON round trip: sends @body (may be NULL) as application/json and
  * parses the answer. A non-2xx status gives http_status_errno() with
  * c->err = "HTTP 404: <message from the body, if any>"; an answer that is
  * not JSON gives -EPROTO. *json_out (may be NULL to ignore) is a new
- * reference; *status_out (may be NULL) the status.
+ * reference, NULL on error and JSON null for an empty 2xx answer (204);
+ * *status_out (may be NULL) the status, 0 when no answer came.
  */
 int http_json(struct http *h, struct call *c, const char *method,
 	      const char *url, const char *const *headers, const json_t *body,
 	      bool idempotent, long *status_out, json_t **json_out);
+
+/*
+ * The retry policy, pure so that it can be tested alone. Whether an
+ * attempt that ended with the libcurl code @curl_code (CURLE_OK when an
+ * answer came) and HTTP @status may be repeated: connection failures,
+ * timeouts, dropped answers, 5xx and 429.
+ */
+bool http_should_retry(int curl_code, long status);
+
+/*
+ * Seconds to wait before retry number @retry (0, 1, ...): full jitter,
+ * @rand01 (in [0, 1)) times min(backoff_max, backoff_base * 2^retry), but
+ * at least @retry_after.
+ */
+double http_backoff(const struct http_settings *s, int retry,
+		    double retry_after, double rand01);
 
 /* Percent-encodes @s for a URL path segment or query value; caller frees. */
 char *http_escape(const char *s);

@@ -169,6 +169,9 @@ void run_free(struct run *r)
 	free(r->overrides);
 	free(r->error);
 	free(r->stale_reason);
+	if (r->pending_end)
+		free(r->pending_end->error);
+	free(r->pending_end);
 	free(r);
 }
 

@@ -41,6 +41,10 @@ struct run {
 	bool submitting;
 	double submit_started_at; /* persisted while a submit is in flight */
 	bool need_fetch; /* copy output from the platform at the next pass */
+	/* the platform's final answer, held back until the output is here */
+	struct run_status *pending_end;
+	const char *pending_source;
+	bool output_final; /* the output after the end has been fetched */
 };
 
 struct job {

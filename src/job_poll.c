@@ -77,6 +77,30 @@ static void want_output(struct jobcore *jc, struct run *r)
 }
 
 /*
+ * Holds a final answer back until the run's output has been fetched, so
+ * that `cat NAME/wait; cat NAME/result` never sees the end without the
+ * output. Returns whether it did; fetch_pass() applies it afterwards.
+ */
+static bool hold_end(struct jobcore *jc, struct batch *b, struct run *r,
+		     const struct run_status *st, const char *source)
+{
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	if (!p || !platform_fetches_output(p) || !r->remote_id ||
+	    r->output_final || r->pending_end)
+		return r->pending_end != NULL;
+	r->pending_end = malloc(sizeof(*r->pending_end));
+	if (!r->pending_end)
+		return false;
+	*r->pending_end = *st;
+	r->pending_end->error = st->error ? strdup(st->error) : NULL;
+	r->pending_source = source;
+	r->need_fetch = false; /* queue it even if a log fetch is queued */
+	want_output(jc, r);
+	b->kick = true;
+	return true;
+}
+
+/*
  * Applies a status answer to @r. A timeout cancel ends FAILED with the
  * timeout as its error (r->error was set when the cancel was sent).
  */
@@ -93,6 +117,8 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	if (rc || !st) {
 		run_set_string(&r->stale_reason,
 			       err[0] ? err : strerror(rc ? -rc : ENOMEM));
+		/* asked and failed: readers within the ttl take the cache */
+		r->refreshed_mono = clock_mono();
 		return;
 	}
 	run_set_string(&r->stale_reason, NULL);
@@ -105,6 +131,8 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	enum run_state to = st->state;
 	if (!state_can_move(r->state, to))
 		return;
+	if (state_is_terminal(to) && hold_end(jc, b, r, st, source))
+		return;
 	if (to == RUN_FAILED && r->state != RUN_CANCELLING &&
 	    has_retry_left(r)) {
 		run_retry(b, r, st);
@@ -116,8 +144,6 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 		to = RUN_FAILED;
 	else if (to == RUN_FAILED || to == RUN_LOST)
 		run_set_string(&r->error, st->error ? st->error : "failed");
-	if (state_is_terminal(to))
-		want_output(jc, r);
 	run_move(jc, b, r, to, source, to == RUN_FAILED ? r->error : "");
 }
 
@@ -305,6 +331,23 @@ static void refresh_platform(struct jobcore *jc, struct platform *p,
 
 /* --- fetching output -------------------------------------------------- */
 
+/* After a fetch: applies the final answer that waited for the output. */
+static void finish_fetch(struct jobcore *jc, int64_t run_id)
+{
+	struct batch b = { 0 };
+	pthread_mutex_lock(&jc->lock);
+	struct run *r = job_find_run_id(jc, run_id);
+	struct run_status *st = r ? r->pending_end : NULL;
+	if (st) {
+		r->pending_end = NULL;
+		r->output_final = true;
+		run_apply(jc, &b, r, st, 0, "", r->pending_source);
+		free(st->error);
+		free(st);
+	}
+	batch_commit(jc, &b);
+}
+
 /* Copies output from the platforms for the runs queued by want_output(). */
 static void fetch_pass(struct jobcore *jc)
 {
@@ -313,31 +356,35 @@ static void fetch_pass(struct jobcore *jc)
 	size_t n = jc->nfetch;
 	jc->fetch_queue = NULL;
 	jc->nfetch = jc->fetch_cap = 0;
-	struct fetch { char *platform, *remote_id, *dir; } *todo =
-		calloc(n + 1, sizeof(*todo));
+	struct fetch {
+		int64_t run_id;
+		char *platform, *remote_id, *dir;
+	} *todo = calloc(n + 1, sizeof(*todo));
 	for (size_t i = 0; todo && i < n; i++) {
 		struct run *r = queue[i];
 		r->need_fetch = false;
+		todo[i].run_id = r->id;
 		todo[i].platform = strdup(r->platform);
 		todo[i].remote_id = strdup(r->remote_id);
 		job_run_dir(jc, r->id, &todo[i].dir);
 	}
 	pthread_mutex_unlock(&jc->lock);
+	free(queue);
 	for (size_t i = 0; todo && i < n; i++) {
-		struct platform *p = platforms_get(jc->platforms,
-						   todo[i].platform);
+		struct fetch *f = &todo[i];
+		struct platform *p = platforms_get(jc->platforms, f->platform);
 		char err[256];
-		if (p && todo[i].remote_id && todo[i].dir &&
-		    platform_fetch(p, todo[i].remote_id, todo[i].dir,
-				   platform_timeout(p), err, sizeof(err)))
+		if (p && f->remote_id && f->dir &&
+		    platform_fetch(p, f->remote_id, f->dir, platform_timeout(p),
+				   err, sizeof(err)))
 			log_warn("cannot fetch output of \"%s\": %s",
-				 todo[i].remote_id, err);
-		free(todo[i].platform);
-		free(todo[i].remote_id);
-		free(todo[i].dir);
+				 f->remote_id, err);
+		finish_fetch(jc, f->run_id); /* even without output: no stall */
+		free(f->platform);
+		free(f->remote_id);
+		free(f->dir);
 	}
 	free(todo);
-	free(queue);
 }
 
 /* --- cancelling and timeouts -------------------------------------------- */

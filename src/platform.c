@@ -19,10 +19,12 @@
 #include "local.h"
 #include "log.h"
 #include "platform.h"
+#include "spark.h"
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform,
+    &spark_platform,
 };
 
 #define LATENCY_RING 1024
@@ -204,6 +206,11 @@ unsigned platform_caps(const struct platform *p)
 	return p->ops->caps;
 }
 
+bool platform_fetches_output(const struct platform *p)
+{
+	return p->ops->fetch != NULL;
+}
+
 /* Whether an error says the platform itself is unwell (not the request). */
 static bool is_platform_failure(int rc)
 {
@@ -301,15 +308,20 @@ static void call_init(struct call *c, double timeout_s)
 	c->retries = 0;
 }
 
-/* Copies the op's reason out, with a fallback for ops that gave none. */
+/*
+ * Copies the op's reason out, with a fallback for ops that gave none, and
+ * counts the call unless the breaker refused it (a refusal says nothing
+ * new about the platform).
+ */
 static void call_finish(struct platform *p, struct call *c, double started,
-			int rc, char *err, size_t errlen)
+			int rc, bool refused, char *err, size_t errlen)
 {
 	if (rc && c->err[0] == '\0')
 		snprintf(c->err, sizeof(c->err), "%s", strerror(-rc));
 	if (rc && err)
 		snprintf(err, errlen, "%s", c->err);
-	stats_record(p, started, c, rc);
+	if (!refused)
+		stats_record(p, started, c, rc);
 }
 
 int platform_validate(struct platform *p, const struct run_spec *run, char *err,
@@ -332,10 +344,9 @@ int platform_submit(struct platform *p, const struct run_spec *run,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->submit(p, &c, run, remote_id_out);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->submit(p, &c, run, remote_id_out);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 
@@ -351,10 +362,9 @@ int platform_find(struct platform *p, const struct run_spec *run,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->find(p, &c, run, remote_id_out);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->find(p, &c, run, remote_id_out);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 
@@ -366,10 +376,9 @@ int platform_status(struct platform *p, const char *remote_id, double timeout_s,
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->status(p, &c, remote_id, out);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->status(p, &c, remote_id, out);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 
@@ -390,10 +399,9 @@ int platform_status_many(struct platform *p, const char *const *remote_ids,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->status_many(p, &c, remote_ids, out, rcs, n);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->status_many(p, &c, remote_ids, out, rcs, n);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 
@@ -406,10 +414,9 @@ int platform_fetch(struct platform *p, const char *remote_id,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->fetch(p, &c, remote_id, output_dir);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->fetch(p, &c, remote_id, output_dir);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 
@@ -420,10 +427,9 @@ int platform_cancel(struct platform *p, const char *remote_id,
 	struct call c;
 	call_init(&c, timeout_s);
 	double started = clock_mono();
-	int rc = breaker_check(p, &c);
-	if (rc == 0)
-		rc = p->ops->cancel(p, &c, remote_id, reason);
-	call_finish(p, &c, started, rc, err, errlen);
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->cancel(p, &c, remote_id, reason);
+	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
 

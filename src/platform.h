@@ -75,6 +75,9 @@ int platform_cancel(struct platform *p, const char *remote_id,
 		    size_t errlen);
 unsigned platform_caps(const struct platform *p);
 
+/* Whether a run's output must be fetched (it does not land by itself). */
+bool platform_fetches_output(const struct platform *p);
+
 /* The platform's "timeout": how long one call may take, in seconds. */
 double platform_timeout(const struct platform *p);
 

@@ -53,7 +53,11 @@ MOUNT_TESTS = \
 	tests/fs/staging.test \
 	tests/fs/restart.test \
 	tests/fs/waiters.test \
-	tests/fs/manpage.test
+	tests/fs/manpage.test \
+	tests/fs/spark.test
 
 TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
-EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh
+EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/emulator.h \
+	tests/emulators/httptest.py tests/emulators/aad.py \
+	tests/emulators/webhdfs.py tests/emulators/adls.py \
+	tests/emulators/spark.py
