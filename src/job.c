@@ -18,6 +18,9 @@
 #include "jobconf.h"
 #include "log.h"
 
+/* How soon a run waiting for a confirmation (a cancel) is asked again. */
+#define RECHECK_S 1.0
+
 struct batch_event {
 	int64_t run_id;
 	struct store_event ev;
@@ -389,6 +392,8 @@ int batch_commit(struct jobcore *jc, struct batch *b)
 				   b->changes[i].run_id, b->changes[i].state);
 	if (b->kick && l->kick)
 		l->kick(l->ctx);
+	if (b->recheck && l->kick_in)
+		l->kick_in(l->ctx, RECHECK_S);
 	batch_release(b);
 	return rc;
 }

@@ -32,6 +32,8 @@ struct job_listener {
 	void (*replaced)(void *ctx, const char *job);
 	/* The core has work for the poller (a submit, a poke). */
 	void (*kick)(void *ctx);
+	/* A run should change soon (a cancel sent): look again in @seconds. */
+	void (*kick_in)(void *ctx, double seconds);
 	void *ctx;
 };
 

@@ -87,6 +87,7 @@ struct batch {
 	struct batch_change *changes;
 	size_t nchanges, changes_cap;
 	bool kick;
+	bool recheck; /* look at poked runs again shortly */
 };
 
 /* job.c */

@@ -129,6 +129,12 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	    (platform_caps(p) & PLATFORM_CAP_LOG))
 		want_output(jc, r); /* the log grows while it runs */
 	enum run_state to = st->state;
+	if (r->state == RUN_CANCELLING && !state_is_terminal(to)) {
+		/* the platform is still stopping it: look again soon rather
+		 * than at the next full pass */
+		r->poked = true;
+		b->recheck = true;
+	}
 	if (!state_can_move(r->state, to))
 		return;
 	if (state_is_terminal(to) && hold_end(jc, b, r, st, source))

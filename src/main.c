@@ -106,6 +106,12 @@ static void on_kick(void *ctx)
 	poller_kick(jfs->poller);
 }
 
+static void on_kick_in(void *ctx, double seconds)
+{
+	struct jobfs *jfs = ctx;
+	poller_kick_in(jfs->poller, seconds);
+}
+
 static int open_core(struct jobfs *jfs)
 {
 	char path[4096], err[1024] = "";
@@ -129,6 +135,7 @@ static int open_core(struct jobfs *jfs)
 		.changed = fs_run_changed,
 		.replaced = fs_job_replaced,
 		.kick = on_kick,
+		.kick_in = on_kick_in,
 		.ctx = jfs,
 	};
 	rc = job_core_new(jfs->store, &settings, &listener, &jfs->jobs);

@@ -4,6 +4,7 @@
  * remembered, so no change notice is lost between passes.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct poller {
 	pthread_cond_t wake;
 	bool kicked;
 	bool stopping;
+	double next_quick; /* monotonic time of a quick pass asked for */
 };
 
 static void deadline_after(double seconds, struct timespec *out)
@@ -42,11 +44,17 @@ static bool poller_sleep(struct poller *p, double *next_full)
 {
 	struct timespec until;
 	pthread_mutex_lock(&p->lock);
-	while (!p->kicked && !p->stopping && clock_mono() < *next_full) {
-		deadline_after(*next_full - clock_mono(), &until);
+	for (;;) {
+		double wake_at = p->next_quick < *next_full ? p->next_quick
+							    : *next_full;
+		if (p->kicked || p->stopping || clock_mono() >= wake_at)
+			break;
+		deadline_after(wake_at - clock_mono(), &until);
 		pthread_cond_timedwait(&p->wake, &p->lock, &until);
 	}
 	p->kicked = false;
+	if (clock_mono() >= p->next_quick)
+		p->next_quick = INFINITY;
 	pthread_mutex_unlock(&p->lock);
 	bool full = clock_mono() >= *next_full;
 	if (full)
@@ -81,6 +89,7 @@ int poller_start(struct jobcore *jc, double interval_s,
 	p->interval = interval_s;
 	p->after_pass = after_pass;
 	p->ctx = ctx;
+	p->next_quick = INFINITY;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
@@ -105,6 +114,18 @@ void poller_kick(struct poller *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->kicked = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poller_kick_in(struct poller *p, double seconds)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	double at = clock_mono() + seconds;
+	if (at < p->next_quick)
+		p->next_quick = at;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }

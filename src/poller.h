@@ -20,6 +20,9 @@ int poller_start(struct jobcore *jc, double interval_s,
 /* Asks for a quick pass soon; safe from any thread, any time. */
 void poller_kick(struct poller *p);
 
+/* Asks for a quick pass after @seconds (something should change by then). */
+void poller_kick_in(struct poller *p, double seconds);
+
 /* Stops and joins the thread; NULL is fine. */
 void poller_stop(struct poller *p);
 
