@@ -19,12 +19,14 @@
 #include "local.h"
 #include "log.h"
 #include "platform.h"
+#include "slurm.h"
 #include "spark.h"
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform,
     &spark_platform,
+    &slurm_platform,
 };
 
 #define LATENCY_RING 1024

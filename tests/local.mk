@@ -20,7 +20,8 @@ UNIT_TESTS = \
 	tests/check_local \
 	tests/check_http \
 	tests/check_secret \
-	tests/check_artifact
+	tests/check_artifact \
+	tests/check_slurm
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -45,6 +46,8 @@ tests_check_secret_CFLAGS = $(TEST_CFLAGS)
 tests_check_secret_LDADD = $(TEST_LDADD)
 tests_check_artifact_CFLAGS = $(TEST_CFLAGS)
 tests_check_artifact_LDADD = $(TEST_LDADD)
+tests_check_slurm_CFLAGS = $(TEST_CFLAGS)
+tests_check_slurm_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
@@ -54,6 +57,7 @@ MOUNT_TESTS = \
 	tests/fs/restart.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
+	tests/fs/slurm.test \
 	tests/fs/spark.test
 
 TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
