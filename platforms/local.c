@@ -937,7 +937,7 @@ static int local_find(struct platform *p, struct call *c,
 	struct local *l = local_from(p);
 	char id[NAME_MAX + 1], rundir[PATH_MAX], found[NAME_MAX + 1] = "";
 	for (int n = 1; n < 100; n++) {
-		int len = n == 1   ? snprintf(id, sizeof(id), "%s", run->run_key)
+		int len = n == 1 ? snprintf(id, sizeof(id), "%s", run->run_key)
 			  : n == 2 ? snprintf(id, sizeof(id), "%s.%d",
 					      run->run_key, run->attempt)
 				   : snprintf(id, sizeof(id), "%s.%d.%d",

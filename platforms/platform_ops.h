@@ -50,7 +50,8 @@ struct platform {
 struct platform_env {
 	const char *name;      /* configured name */
 	const char *state_dir; /* private dir for this platform, exists */
-	const json_t *fields;  /* its config.json object; {"kind":...} at least */
+	const json_t
+	    *fields; /* its config.json object; {"kind":...} at least */
 	/*
 	 * Tells the core that the run @remote_id may have changed state, so
 	 * it is refreshed now instead of at the next poll. May be called from

@@ -3,7 +3,8 @@
  * (Livy, Synapse and Spark take a URL, not a bundle).
  *
  * A platform's config names one under "artifacts":
- *   {"kind": "shared_dir", "path": "/mnt/shared/jobfs", "url": "file:///mnt/shared/jobfs"}
+ *   {"kind": "shared_dir", "path": "/mnt/shared/jobfs", "url":
+ * "file:///mnt/shared/jobfs"}
  *   {"kind": "webhdfs", "url": "http://namenode:9870", "path": "/user/jobfs",
  *    "user": "jobfs", "fs_url": "hdfs://namenode:8020"}
  *   {"kind": "adls", "url": "https://ACCOUNT.dfs.core.windows.net/FILESYSTEM",

@@ -42,8 +42,8 @@ int bundle_find(const char *new_dir, const char *name, struct bundle *out,
  * ("bundle too large\n1.2 GiB unpacked, limit 1 GiB", "unsafe path in
  * archive \"etl.zip\"\n../evil").
  */
-int bundle_install(const struct bundle *b, const char *dest_dir,
-		   uint64_t limit, char *err, size_t errlen);
+int bundle_install(const struct bundle *b, const char *dest_dir, uint64_t limit,
+		   char *err, size_t errlen);
 
 /* Undoes bundle_install() after a later failure: moves back or removes. */
 int bundle_uninstall(const struct bundle *b, const char *dest_dir);

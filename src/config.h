@@ -43,8 +43,7 @@ struct config {
  * the file, the field and what is wrong, e.g.
  * "/etc/jobfs.json: field \"platforms.hpc.kind\": missing".
  */
-int config_load(const char *path, struct config *out, char *err,
-		size_t errlen);
+int config_load(const char *path, struct config *out, char *err, size_t errlen);
 
 /* The entry named @name, or NULL. Borrowed. */
 const struct platform_config *config_platform(const struct config *cfg,

@@ -46,8 +46,7 @@ const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
 
 /* --- handles and attributes ---------------------------------------------- */
 
-void fs_reply_open(fuse_req_t req, struct handle *h,
-		   struct fuse_file_info *fi)
+void fs_reply_open(fuse_req_t req, struct handle *h, struct fuse_file_info *fi)
 {
 	struct handles *hs = fs_ctx(req)->handles;
 	fi->fh = handles_add(hs, h);

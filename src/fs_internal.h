@@ -26,8 +26,12 @@ enum job_file {
 	JOB_FILE_COUNT
 };
 
-enum platform_file { PLATFORM_KIND, PLATFORM_HEALTH, PLATFORM_STATS,
-		     PLATFORM_FILE_COUNT };
+enum platform_file {
+	PLATFORM_KIND,
+	PLATFORM_HEALTH,
+	PLATFORM_STATS,
+	PLATFORM_FILE_COUNT
+};
 
 extern const char *const job_file_names[JOB_FILE_COUNT];
 extern const char *const platform_file_names[PLATFORM_FILE_COUNT];
@@ -58,8 +62,7 @@ void fs_reply_entry(fuse_req_t req, struct node *n, struct stat *st);
 double fs_attr_timeout(const struct node *n);
 
 /* Puts @h in the open-file table and replies to the open (or create). */
-void fs_reply_open(fuse_req_t req, struct handle *h,
-		   struct fuse_file_info *fi);
+void fs_reply_open(fuse_req_t req, struct handle *h, struct fuse_file_info *fi);
 
 /* fs_job.c */
 int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st);

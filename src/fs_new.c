@@ -60,10 +60,10 @@ static int child_path(struct jobfs *jfs, const struct node *parent,
 {
 	char dir[4096];
 	int rc = parent->kind == NODE_ROOT
-			 ? (snprintf(dir, sizeof(dir), "%s", jfs->new_dir), 0)
+		     ? (snprintf(dir, sizeof(dir), "%s", jfs->new_dir), 0)
 		 : parent->kind == NODE_JOB
-			 ? 0
-			 : fs_mirror_path(jfs, parent, dir, sizeof(dir));
+		     ? 0
+		     : fs_mirror_path(jfs, parent, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (parent->kind == NODE_ROOT) /* new/ itself */
@@ -78,8 +78,8 @@ static int child_path(struct jobfs *jfs, const struct node *parent,
 		return rc;
 	}
 	return snprintf(buf, len, "%s/%s", dir, name) >= (int)len
-		       ? -ENAMETOOLONG
-		       : 0;
+		   ? -ENAMETOOLONG
+		   : 0;
 }
 
 static enum node_kind child_kind(const struct node *parent)
@@ -155,8 +155,8 @@ static int apply_setattr(const char *path, int fd, struct stat *attr,
 			return -errno;
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
-		struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT },
-					  { .tv_nsec = UTIME_OMIT } };
+		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT},
+					 {.tv_nsec = UTIME_OMIT}};
 		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 			tv[0].tv_nsec = UTIME_NOW;
 		else if (to_set & FUSE_SET_ATTR_ATIME)
@@ -236,14 +236,14 @@ void fs_mirror_create(fuse_req_t req, struct node *parent, const char *name,
 	int rc = child_path(fs_ctx(req), parent, name, path, sizeof(path));
 	if (rc)
 		return fs_reply_rc(req, rc);
-	int fd = open(path, (fi->flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW) &
-				    ~O_NOCTTY,
-		      mode);
+	int fd = open(
+	    path, (fi->flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW) & ~O_NOCTTY,
+	    mode);
 	if (fd < 0)
 		return fs_reply_rc(req, -errno);
 	struct node *n = fstat(fd, &st) == 0
-				 ? entry_after_create(req, parent, name, &st)
-				 : NULL;
+			     ? entry_after_create(req, parent, name, &st)
+			     : NULL;
 	struct handle *h = n ? handle_new(n) : NULL;
 	if (!h) {
 		close(fd);
@@ -254,10 +254,10 @@ void fs_mirror_create(fuse_req_t req, struct node *parent, const char *name,
 	h->fd = fd;
 	struct handles *hs = fs_ctx(req)->handles;
 	fi->fh = handles_add(hs, h);
-	struct fuse_entry_param e = { .ino = node_ino(n),
-				      .generation = n->generation,
-				      .attr = st };
-	struct nodes *nodes = fs_ctx(req)->nodes; /* req is gone after replying */
+	struct fuse_entry_param e = {
+	    .ino = node_ino(n), .generation = n->generation, .attr = st};
+	struct nodes *nodes =
+	    fs_ctx(req)->nodes; /* req is gone after replying */
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		handles_remove(hs, fi->fh);
 		nodes_forget(nodes, n, 1);
@@ -358,7 +358,8 @@ void fs_mirror_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
-/* --- new/NAME.json ----------------------------------------------------------- */
+/* --- new/NAME.json -----------------------------------------------------------
+ */
 
 /* The job a top-level new/NAME.json names, or false for any other file. */
 static bool config_job_name(const struct node *n, char *name, size_t len)
@@ -438,7 +439,8 @@ static int commit(struct jobfs *jfs, struct handle *h)
 		return 0;
 	int rc = read_config(jfs, h, &text, &len);
 	if (rc == -EFBIG)
-		snprintf(err, sizeof(err), "config too large\nmore than %d bytes",
+		snprintf(err, sizeof(err),
+			 "config too large\nmore than %d bytes",
 			 MAX_CONFIG_BYTES);
 	if (rc == 0)
 		rc = job_deploy(jfs->jobs, jfs->new_dir, job, text, len, err,

@@ -21,14 +21,14 @@ struct handle {
 	struct node *node; /* pinned by the open file */
 	char *buf;	   /* rendered content */
 	size_t len;
-	int fd;		   /* backing file, or -1 */
-	int64_t run_id;	   /* the run a wait or status handle follows */
+	int fd;			  /* backing file, or -1 */
+	int64_t run_id;		  /* the run a wait or status handle follows */
 	uint64_t seen_generation; /* state generation last read (poll) */
-	bool read_once;	   /* a read has been answered */
-	char *input;	   /* bytes written to cancel/run */
+	bool read_once;		  /* a read has been answered */
+	char *input;		  /* bytes written to cancel/run */
 	size_t input_len;
-	bool acted;	   /* cancel/run already carried out */
-	bool written;	   /* a staged file was written since the last flush */
+	bool acted;   /* cancel/run already carried out */
+	bool written; /* a staged file was written since the last flush */
 	/* the table's */
 	uint64_t id;
 	unsigned refs;

@@ -145,8 +145,8 @@ int job_active_add(struct jobcore *jc, struct run *r)
 
 int job_fetch_queue_add(struct jobcore *jc, struct run *r)
 {
-	int rc = grow((void **)&jc->fetch_queue, &jc->fetch_cap,
-		      jc->nfetch + 1, sizeof(*jc->fetch_queue));
+	int rc = grow((void **)&jc->fetch_queue, &jc->fetch_cap, jc->nfetch + 1,
+		      sizeof(*jc->fetch_queue));
 	if (rc == 0)
 		jc->fetch_queue[jc->nfetch++] = r;
 	return rc;
@@ -713,10 +713,10 @@ static int append_event(void *ctx, const struct store_event *ev)
 	char stamp[32], line[1024];
 	clock_iso8601(ev->time, stamp, sizeof(stamp));
 	bool has_message = ev->message && ev->message[0];
-	int n = snprintf(line, sizeof(line), "%s %d %s->%s %s%s%s\n", stamp,
-			 ev->run_number, ev->old_state, ev->new_state,
-			 ev->source, has_message ? " " : "",
-			 has_message ? ev->message : "");
+	int n =
+	    snprintf(line, sizeof(line), "%s %d %s->%s %s%s%s\n", stamp,
+		     ev->run_number, ev->old_state, ev->new_state, ev->source,
+		     has_message ? " " : "", has_message ? ev->message : "");
 	if (n < 0)
 		return -EIO;
 	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;

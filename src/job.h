@@ -94,11 +94,11 @@ struct run_view {
 /*
  * A copy of run @number (0: latest) of @job. When @refresh is set and the
  * cached state is older than the ttl, asks the platform first (concurrent
- * callers share one request; bounded by the platform's timeout). -ENOENT if there is
- * no such job or run. Release with job_run_view_release().
+ * callers share one request; bounded by the platform's timeout). -ENOENT if
+ * there is no such job or run. Release with job_run_view_release().
  */
-int job_run_view(struct jobcore *jc, const char *job, int number,
-		 bool refresh, struct run_view *out);
+int job_run_view(struct jobcore *jc, const char *job, int number, bool refresh,
+		 struct run_view *out);
 void job_run_view_release(struct run_view *v);
 
 /* The run's state generation, cheap (no copy). -ENOENT if missing. */
@@ -128,8 +128,7 @@ int job_run_count(struct jobcore *jc, const char *job);
  * Names of all jobs (sorted), or of those whose latest run is in @state
  * when @state >= 0. Caller frees with job_names_free().
  */
-int job_names(struct jobcore *jc, int state, char ***names_out,
-	      size_t *n_out);
+int job_names(struct jobcore *jc, int state, char ***names_out, size_t *n_out);
 void job_names_free(char **names, size_t n);
 
 size_t job_active_count(struct jobcore *jc, const char *platform);

@@ -33,10 +33,10 @@ struct run {
 	double submitted_at, started_at, ended_at, updated_at;
 	double refreshed_mono; /* when the platform last answered */
 	uint64_t generation;
-	char *stale_reason; /* non-NULL: the last ask failed */
-	bool refreshing;    /* a status call is in flight (single-flight) */
-	bool poked;	    /* refresh at the next pass */
-	bool need_submit;   /* submit (again) at the next pass */
+	char *stale_reason;  /* non-NULL: the last ask failed */
+	bool refreshing;     /* a status call is in flight (single-flight) */
+	bool poked;	     /* refresh at the next pass */
+	bool need_submit;    /* submit (again) at the next pass */
 	bool need_reconcile; /* a submit's outcome is unknown: ask first */
 	bool submitting;
 	double submit_started_at; /* persisted while a submit is in flight */
@@ -122,9 +122,9 @@ void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 int run_set_string(char **field, const char *value);
 
 void batch_add_run(struct batch *b, const struct run *r);
-void batch_add_event(struct batch *b, const struct run *r,
-		     enum run_state old, enum run_state new_state,
-		     const char *source, const char *message);
+void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
+		     enum run_state new_state, const char *source,
+		     const char *message);
 /*
  * Called with jc->lock held; releases it. Writes the batch to the store in
  * one transaction, then tells the listeners.

@@ -70,8 +70,7 @@ static void run_take_end(struct run *r, const struct run_status *st)
  */
 static void want_output(struct jobcore *jc, struct run *r)
 {
-	if (r->need_fetch || !r->remote_id ||
-	    job_fetch_queue_add(jc, r) != 0)
+	if (r->need_fetch || !r->remote_id || job_fetch_queue_add(jc, r) != 0)
 		return;
 	r->need_fetch = true;
 }
@@ -162,8 +161,7 @@ static bool run_needs_refresh(struct jobcore *jc, const struct run *r)
 }
 
 /* Waits (bounded) for an in-flight refresh of @r. jc->lock is held. */
-static void wait_for_refresh(struct jobcore *jc, struct run *r,
-			     double timeout)
+static void wait_for_refresh(struct jobcore *jc, struct run *r, double timeout)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -185,7 +183,7 @@ static const char *refresh_for_read(struct jobcore *jc, struct run *r)
 	r->refreshing = true;
 	char *remote_id = strdup(r->remote_id);
 	pthread_mutex_unlock(&jc->lock);
-	struct run_status st = { .exit_code = -1 };
+	struct run_status st = {.exit_code = -1};
 	char err[256] = "";
 	int rc = remote_id && p ? platform_status(p, remote_id, timeout, &st,
 						  err, sizeof(err))
@@ -315,8 +313,8 @@ static void refresh_platform(struct jobcore *jc, struct platform *p,
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		ids[i] = probes[i].remote_id;
 	if (rc == 0 && n > 0)
-		rc = platform_status_many(p, ids, st, rcs, n,
-					  platform_timeout(p), err, sizeof(err));
+		rc = platform_status_many(
+		    p, ids, st, rcs, n, platform_timeout(p), err, sizeof(err));
 	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	for (size_t i = 0; i < n; i++) {
@@ -340,7 +338,7 @@ static void refresh_platform(struct jobcore *jc, struct platform *p,
 /* After a fetch: applies the final answer that waited for the output. */
 static void finish_fetch(struct jobcore *jc, int64_t run_id)
 {
-	struct batch b = { 0 };
+	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	struct run *r = job_find_run_id(jc, run_id);
 	struct run_status *st = r ? r->pending_end : NULL;

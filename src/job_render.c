@@ -75,7 +75,7 @@ int job_render_status_json(const struct run_view *v, char **text_out,
 		json_object_set_new(doc, "stale_reason",
 				    string_or_null(v->stale_reason));
 	char *body = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-					    JSON_REAL_PRECISION(4));
+					 JSON_REAL_PRECISION(4));
 	json_decref(doc);
 	char *text = NULL;
 	if (body && asprintf(&text, "%s\n", body) < 0)

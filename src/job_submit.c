@@ -37,12 +37,12 @@ struct ticket {
 };
 
 enum submit_outcome {
-	SUBMITTED,	/* the platform took it */
-	ADOPTED,	/* an interrupted submit had worked */
-	NOT_SENT,	/* certainly not sent: try again later */
-	UNKNOWN,	/* maybe sent: reconcile before any new submit */
-	UNKNOWABLE,	/* maybe sent, and the platform cannot tell */
-	REJECTED,	/* the platform refused it: the run fails */
+	SUBMITTED,  /* the platform took it */
+	ADOPTED,    /* an interrupted submit had worked */
+	NOT_SENT,   /* certainly not sent: try again later */
+	UNKNOWN,    /* maybe sent: reconcile before any new submit */
+	UNKNOWABLE, /* maybe sent, and the platform cannot tell */
+	REJECTED,   /* the platform refused it: the run fails */
 };
 
 static void ticket_release(struct ticket *t)
@@ -56,16 +56,17 @@ static void ticket_release(struct ticket *t)
 static int ticket_fill(struct ticket *t, const struct run *r)
 {
 	*t = (struct ticket){
-		.run_id = r->id,
-		.job_id = r->job->id,
-		.version = r->version,
-		.attempt = r->attempts + 1,
-		.reconcile = r->need_reconcile,
-		.job = strdup(r->job->name),
-		.platform = strdup(r->platform),
-		.overrides = r->overrides ? strdup(r->overrides) : NULL,
+	    .run_id = r->id,
+	    .job_id = r->job->id,
+	    .version = r->version,
+	    .attempt = r->attempts + 1,
+	    .reconcile = r->need_reconcile,
+	    .job = strdup(r->job->name),
+	    .platform = strdup(r->platform),
+	    .overrides = r->overrides ? strdup(r->overrides) : NULL,
 	};
-	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) < 0)
+	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) <
+	    0)
 		t->run_key = NULL;
 	return t->job && t->platform && t->run_key ? 0 : -ENOMEM;
 }
@@ -133,15 +134,15 @@ static int spec_build(struct jobcore *jc, const struct ticket *t,
 		rc = resolve_entry(&sp->conf, sp->app_dir, has_app, &sp->entry,
 				   err, errlen);
 	*spec = (struct run_spec){
-		.job_name = t->job,
-		.run_key = t->run_key,
-		.bundle_dir = has_app ? sp->app_dir : NULL,
-		.entry_point = sp->entry,
-		.args = sp->conf.args,
-		.env = sp->conf.env,
-		.conf = sp->conf.conf,
-		.output_dir = sp->run_dir,
-		.attempt = t->attempt,
+	    .job_name = t->job,
+	    .run_key = t->run_key,
+	    .bundle_dir = has_app ? sp->app_dir : NULL,
+	    .entry_point = sp->entry,
+	    .args = sp->conf.args,
+	    .env = sp->conf.env,
+	    .conf = sp->conf.conf,
+	    .output_dir = sp->run_dir,
+	    .attempt = t->attempt,
 	};
 	return rc;
 }
@@ -178,8 +179,8 @@ static enum submit_outcome reconcile(struct platform *p,
 				     char **remote_id_out, char *err,
 				     size_t errlen)
 {
-	int rc = platform_find(p, spec, platform_timeout(p), remote_id_out,
-			       err, errlen);
+	int rc = platform_find(p, spec, platform_timeout(p), remote_id_out, err,
+			       errlen);
 	if (rc == 0)
 		return ADOPTED;
 	if (rc == -ENOTSUP)
@@ -197,7 +198,7 @@ static enum submit_outcome submit_ticket(struct jobcore *jc,
 		snprintf(err, errlen, "unknown platform \"%s\"", t->platform);
 		return REJECTED;
 	}
-	struct spec_parts sp = { 0 };
+	struct spec_parts sp = {0};
 	struct run_spec spec;
 	enum submit_outcome out = REJECTED;
 	int rc = spec_build(jc, t, &sp, &spec, err, errlen);
@@ -218,13 +219,12 @@ static void submit_failed(struct jobcore *jc, struct batch *b, struct run *r,
 {
 	char msg[512];
 	snprintf(msg, sizeof(msg), "%s: %s", what, err);
-	struct run_status st = { .state = state, .exit_code = -1,
-				 .error = msg };
+	struct run_status st = {.state = state, .exit_code = -1, .error = msg};
 	run_apply(jc, b, r, &st, 0, "", "submit");
 }
 
-static void submit_accepted(struct jobcore *jc, struct batch *b,
-			    struct run *r, char *remote_id, const char *msg)
+static void submit_accepted(struct jobcore *jc, struct batch *b, struct run *r,
+			    char *remote_id, const char *msg)
 {
 	free(r->remote_id);
 	r->remote_id = remote_id;
@@ -258,7 +258,8 @@ static bool submit_done(struct jobcore *jc, struct batch *b,
 	batch_add_run(b, r);
 	if (out == NOT_SENT || out == UNKNOWN) {
 		log_warn("job \"%s\": submit did not complete (%s); trying "
-			 "again", t->job, err);
+			 "again",
+			 t->job, err);
 		return false;
 	}
 	r->attempts = t->attempt;
@@ -309,11 +310,11 @@ static size_t collect_submits(struct jobcore *jc, struct batch *b,
 static void submit_one(struct jobcore *jc, struct ticket *t)
 {
 	char err[512] = "", *remote_id = NULL;
-	enum submit_outcome out = submit_ticket(jc, t, &remote_id, err,
-						sizeof(err));
+	enum submit_outcome out =
+	    submit_ticket(jc, t, &remote_id, err, sizeof(err));
 	if (out == REJECTED || out == UNKNOWABLE)
 		log_warn("job \"%s\": submit failed: %s", t->job, err);
-	struct batch b = { 0 };
+	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	bool cancelled = submit_done(jc, &b, t, out, remote_id, err);
 	char *id = cancelled ? strdup(remote_id) : NULL;
@@ -328,7 +329,7 @@ static void submit_one(struct jobcore *jc, struct ticket *t)
 void job_submit_pass(struct jobcore *jc)
 {
 	struct ticket *tickets;
-	struct batch b = { 0 };
+	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	size_t n = collect_submits(jc, &b, &tickets);
 	batch_commit(jc, &b); /* the in-flight marks are on disk first */

@@ -69,8 +69,8 @@ static void record_pid(struct jobfs *jfs)
 
 static int prepare_state_dir(struct jobfs *jfs)
 {
-	static const char *const subdirs[] = { "new", "jobs", "runs", "tmp",
-					       "platforms" };
+	static const char *const subdirs[] = {"new", "jobs", "runs", "tmp",
+					      "platforms"};
 	char path[4096];
 	int rc = fsutil_mkdir_p(jfs->opts.state_dir, 0700);
 	for (size_t i = 0; rc == 0 && i < 5; i++) {
@@ -79,8 +79,9 @@ static int prepare_state_dir(struct jobfs *jfs)
 		rc = fsutil_mkdir_p(path, i == 0 ? 0755 : 0700);
 	}
 	if (rc) {
-		fprintf(stderr, "jobfs: cannot create the state directory "
-				"\"%s\": %s\n",
+		fprintf(stderr,
+			"jobfs: cannot create the state directory "
+			"\"%s\": %s\n",
 			jfs->opts.state_dir, strerror(-rc));
 		return rc;
 	}
@@ -88,8 +89,8 @@ static int prepare_state_dir(struct jobfs *jfs)
 	fsutil_rm_rf(path); /* half-staged deploys of a crashed daemon */
 	fsutil_mkdir_p(path, 0700);
 	return asprintf(&jfs->new_dir, "%s/new", jfs->opts.state_dir) < 0
-		       ? -ENOMEM
-		       : 0;
+		   ? -ENOMEM
+		   : 0;
 }
 
 static void on_platform_changed(void *ctx, const char *platform,
@@ -118,33 +119,35 @@ static int open_core(struct jobfs *jfs)
 	snprintf(path, sizeof(path), "%s/jobfs.db", jfs->opts.state_dir);
 	int rc = store_open(path, &jfs->store);
 	if (rc) {
-		fprintf(stderr, "jobfs: cannot open the state database "
-				"\"%s\": %s\n",
+		fprintf(stderr,
+			"jobfs: cannot open the state database "
+			"\"%s\": %s\n",
 			path, strerror(-rc));
 		return rc;
 	}
 	struct job_settings settings = {
-		.state_dir = jfs->opts.state_dir,
-		.default_platform = jfs->opts.platform
-					    ? jfs->opts.platform
-					    : jfs->config.default_platform,
-		.bundle_limit = jfs->config.bundle_limit,
-		.ttl = jfs->opts.ttl,
+	    .state_dir = jfs->opts.state_dir,
+	    .default_platform = jfs->opts.platform
+				    ? jfs->opts.platform
+				    : jfs->config.default_platform,
+	    .bundle_limit = jfs->config.bundle_limit,
+	    .ttl = jfs->opts.ttl,
 	};
 	struct job_listener listener = {
-		.changed = fs_run_changed,
-		.replaced = fs_job_replaced,
-		.kick = on_kick,
-		.kick_in = on_kick_in,
-		.ctx = jfs,
+	    .changed = fs_run_changed,
+	    .replaced = fs_job_replaced,
+	    .kick = on_kick,
+	    .kick_in = on_kick_in,
+	    .ctx = jfs,
 	};
 	rc = job_core_new(jfs->store, &settings, &listener, &jfs->jobs);
-	struct platform_listener pl = { .changed = on_platform_changed,
-					.ctx = jfs };
+	struct platform_listener pl = {.changed = on_platform_changed,
+				       .ctx = jfs};
 	if (rc == 0)
 		rc = platforms_open(&jfs->config, jfs->opts.state_dir, &pl,
 				    &jfs->platforms, err, sizeof(err));
-	if (rc == 0 && !platforms_get(jfs->platforms, settings.default_platform)) {
+	if (rc == 0 &&
+	    !platforms_get(jfs->platforms, settings.default_platform)) {
 		snprintf(err, sizeof(err), "unknown platform \"%s\"",
 			 settings.default_platform);
 		rc = -EINVAL;
@@ -191,8 +194,8 @@ static int serve(struct jobfs *jfs, struct fuse_args *args,
 		goto out_signals;
 	fuse_daemonize(cl->foreground);
 	record_pid(jfs);
-	if (poller_start(jfs->jobs, jfs->opts.poll, fs_flush_invalidations,
-			 jfs, &jfs->poller) != 0)
+	if (poller_start(jfs->jobs, jfs->opts.poll, fs_flush_invalidations, jfs,
+			 &jfs->poller) != 0)
 		goto out_unmount;
 	log_info("mounted on \"%s\" (state \"%s\")", cl->mountpoint,
 		 jfs->opts.state_dir);
@@ -250,8 +253,8 @@ int main(int argc, char *argv[])
 	if (argc > 1 && strcmp(argv[1], "--platform-helper") == 0)
 		return platform_helper_main(argc - 2, argv + 2);
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cl = { 0 };
-	struct jobfs jfs = { 0 };
+	struct fuse_cmdline_opts cl = {0};
+	struct jobfs jfs = {0};
 	char err[512];
 	int status = 1;
 	if (options_parse(&args, &jfs.opts, err, sizeof(err)) != 0) {
@@ -268,8 +271,9 @@ int main(int argc, char *argv[])
 			       PACKAGE_VERSION, fuse_pkgversion());
 		status = 0;
 	} else if (!cl.mountpoint) {
-		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n"
-				"try '%s --help' for more information\n",
+		fprintf(stderr,
+			"usage: %s [options] MOUNTPOINT\n"
+			"try '%s --help' for more information\n",
 			argv[0], argv[0]);
 		status = 2;
 	} else {

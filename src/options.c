@@ -81,9 +81,9 @@ int options_parse(struct fuse_args *args, struct options *out, char *err,
 		  size_t errlen)
 {
 	struct parse_ctx ctx = {
-		.opts = { .poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S },
-		.err = err,
-		.errlen = errlen,
+	    .opts = {.poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S},
+	    .err = err,
+	    .errlen = errlen,
 	};
 	int rc = fuse_opt_parse(args, &ctx, option_spec, option_key);
 	*out = ctx.opts;

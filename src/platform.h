@@ -51,8 +51,8 @@ const struct platform_ops *platform_kind(const char *kind);
 int platform_helper_main(int argc, char **argv);
 
 /* Wrappers: @timeout_s bounds the call; errors carry a reason in @err. */
-int platform_validate(struct platform *p, const struct run_spec *run,
-		      char *err, size_t errlen);
+int platform_validate(struct platform *p, const struct run_spec *run, char *err,
+		      size_t errlen);
 int platform_submit(struct platform *p, const struct run_spec *run,
 		    double timeout_s, char **remote_id_out, char *err,
 		    size_t errlen);
@@ -60,9 +60,8 @@ int platform_submit(struct platform *p, const struct run_spec *run,
 int platform_find(struct platform *p, const struct run_spec *run,
 		  double timeout_s, char **remote_id_out, char *err,
 		  size_t errlen);
-int platform_status(struct platform *p, const char *remote_id,
-		    double timeout_s, struct run_status *out, char *err,
-		    size_t errlen);
+int platform_status(struct platform *p, const char *remote_id, double timeout_s,
+		    struct run_status *out, char *err, size_t errlen);
 /* rcs[i] gets each run's own result; returns 0 or the batch's error. */
 int platform_status_many(struct platform *p, const char *const *remote_ids,
 			 struct run_status *out, int *rcs, size_t n,

@@ -45,8 +45,8 @@ static bool poller_sleep(struct poller *p, double *next_full)
 	struct timespec until;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		double wake_at = p->next_quick < *next_full ? p->next_quick
-							    : *next_full;
+		double wake_at =
+		    p->next_quick < *next_full ? p->next_quick : *next_full;
 		if (p->kicked || p->stopping || clock_mono() >= wake_at)
 			break;
 		deadline_after(wake_at - clock_mono(), &until);

@@ -85,10 +85,9 @@ static const struct migration {
      "	message TEXT NOT NULL       -- may be empty\n"
      ");\n"
      "CREATE INDEX events_run_id ON events (run_id);\n"},
-    {2,
-     "-- set while a submit is in flight: a daemon that dies then leaves\n"
-     "-- it behind, and the next one reconciles before submitting again\n"
-     "ALTER TABLE runs ADD COLUMN submit_started_at REAL;\n"},
+    {2, "-- set while a submit is in flight: a daemon that dies then leaves\n"
+	"-- it behind, and the next one reconciles before submitting again\n"
+	"ALTER TABLE runs ADD COLUMN submit_started_at REAL;\n"},
 };
 
 enum stmt {

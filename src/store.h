@@ -25,22 +25,22 @@
 struct store;
 
 struct store_job {
-	int64_t id;	 /* set by store_job_save() on insert */
-	char *name;	 /* unique */
-	char *platform;	 /* configured platform name */
-	char *config;	 /* the config as deployed, redacted JSON text */
-	int version;	 /* bundle version, 1.. */
+	int64_t id;	   /* set by store_job_save() on insert */
+	char *name;	   /* unique */
+	char *platform;	   /* configured platform name */
+	char *config;	   /* the config as deployed, redacted JSON text */
+	int version;	   /* bundle version, 1.. */
 	double created_at; /* epoch seconds */
 	double updated_at;
 };
 
 struct store_run {
-	int64_t id;	/* set by store_run_insert() */
+	int64_t id; /* set by store_run_insert() */
 	int64_t job_id;
-	int number;	/* 1.. within the job */
-	int version;	/* bundle version the run uses */
+	int number;  /* 1.. within the job */
+	int version; /* bundle version the run uses */
 	char *platform;
-	char *remote_id;      /* NULL until submitted */
+	char *remote_id; /* NULL until submitted */
 	enum run_state state;
 	char *platform_state; /* raw state name of the platform, or NULL */
 	char *overrides;      /* JSON text of the `run` override, or NULL */
@@ -56,8 +56,8 @@ struct store_event {
 	int run_number;
 	const char *old_state; /* "NONE" for the first event of a run */
 	const char *new_state;
-	const char *source;    /* deploy, poller, read, user, timeout, ... */
-	const char *message;   /* may be "" */
+	const char *source;  /* deploy, poller, read, user, timeout, ... */
+	const char *message; /* may be "" */
 };
 
 /*
@@ -101,7 +101,8 @@ int store_event_insert(struct store *s, int64_t run_id,
 /*
  * Calls @on_job for every job (ordered by name), then @on_run for every
  * run (ordered by job_id, number); a NULL callback skips its table. The
- * structs are valid only during the callback; a callback returning non-zero stops the walk with that value.
+ * structs are valid only during the callback; a callback returning non-zero
+ * stops the walk with that value.
  */
 int store_load(struct store *s,
 	       int (*on_job)(void *ctx, const struct store_job *job),

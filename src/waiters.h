@@ -29,8 +29,8 @@ void waiters_free(struct waiters *w);
  * caller must check, after parking, whether the run has already ended and
  * call waiters_wake() if so (the wake may otherwise be lost).
  */
-int waiters_park(struct waiters *w, fuse_req_t req, int64_t run_id,
-		 size_t size, off_t off);
+int waiters_park(struct waiters *w, fuse_req_t req, int64_t run_id, size_t size,
+		 off_t off);
 
 /* Replies @line (sliced by each read's offset and size) to run's readers. */
 void waiters_wake(struct waiters *w, int64_t run_id, const char *line);

@@ -607,15 +607,13 @@ START_TEST(find_returns_the_run_of_the_same_attempt)
 	ck_assert_str_eq(found, id1);
 	free(found);
 	r.attempt = 2; /* not submitted yet: safe to submit */
-	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found),
-			 -ENOENT);
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found), -ENOENT);
 	char *id2 = submit(fx.p, &r);
 	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found), 0);
 	ck_assert_str_eq(found, id2);
 	free(found);
 	r = spec("other.9", "main.sh");
-	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found),
-			 -ENOENT);
+	ck_assert_int_eq(local_platform.find(fx.p, &fx.c, &r, &found), -ENOENT);
 	ck_assert_int_eq(wait_end(fx.p, id2, 10).state, RUN_SUCCEEDED);
 	free(id1);
 	free(id2);

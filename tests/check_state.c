@@ -19,8 +19,8 @@ END_TEST
 
 START_TEST(terminal_states_are_final)
 {
-	enum run_state terminal[] = { RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED,
-				      RUN_LOST };
+	enum run_state terminal[] = {RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED,
+				     RUN_LOST};
 	for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++) {
 		ck_assert(state_is_terminal(terminal[i]));
 		for (int to = 0; to < RUN_STATE_COUNT; to++)

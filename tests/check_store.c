@@ -421,25 +421,26 @@ END_TEST
 /* A file written by schema 1 (before submit_started_at) is migrated. */
 START_TEST(migrates_version_1)
 {
-	raw_exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT UNIQUE "
-		 "NOT NULL, platform TEXT NOT NULL, config TEXT NOT NULL, "
-		 "version INTEGER NOT NULL, created_at REAL, updated_at REAL);"
-		 "CREATE TABLE runs (id INTEGER PRIMARY KEY, job_id INTEGER NOT "
-		 "NULL REFERENCES jobs(id) ON DELETE CASCADE, number INTEGER "
-		 "NOT NULL, version INTEGER NOT NULL, platform TEXT NOT NULL, "
-		 "remote_id TEXT, state TEXT NOT NULL, platform_state TEXT, "
-		 "overrides TEXT, error TEXT, exit_code INTEGER, attempts "
-		 "INTEGER NOT NULL DEFAULT 0, submitted_at REAL, started_at "
-		 "REAL, ended_at REAL, updated_at REAL, UNIQUE (job_id, "
-		 "number));"
-		 "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id INTEGER "
-		 "NOT NULL, time REAL NOT NULL, old_state TEXT NOT NULL, "
-		 "new_state TEXT NOT NULL, source TEXT NOT NULL, message TEXT "
-		 "NOT NULL);"
-		 "INSERT INTO jobs VALUES (1, 'old', 'local', '{}', 1, 1, 1);"
-		 "INSERT INTO runs (job_id, number, version, platform, state) "
-		 "VALUES (1, 1, 1, 'local', 'RUNNING');"
-		 "PRAGMA user_version = 1;");
+	raw_exec(
+	    "CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT UNIQUE "
+	    "NOT NULL, platform TEXT NOT NULL, config TEXT NOT NULL, "
+	    "version INTEGER NOT NULL, created_at REAL, updated_at REAL);"
+	    "CREATE TABLE runs (id INTEGER PRIMARY KEY, job_id INTEGER NOT "
+	    "NULL REFERENCES jobs(id) ON DELETE CASCADE, number INTEGER "
+	    "NOT NULL, version INTEGER NOT NULL, platform TEXT NOT NULL, "
+	    "remote_id TEXT, state TEXT NOT NULL, platform_state TEXT, "
+	    "overrides TEXT, error TEXT, exit_code INTEGER, attempts "
+	    "INTEGER NOT NULL DEFAULT 0, submitted_at REAL, started_at "
+	    "REAL, ended_at REAL, updated_at REAL, UNIQUE (job_id, "
+	    "number));"
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id INTEGER "
+	    "NOT NULL, time REAL NOT NULL, old_state TEXT NOT NULL, "
+	    "new_state TEXT NOT NULL, source TEXT NOT NULL, message TEXT "
+	    "NOT NULL);"
+	    "INSERT INTO jobs VALUES (1, 'old', 'local', '{}', 1, 1, 1);"
+	    "INSERT INTO runs (job_id, number, version, platform, state) "
+	    "VALUES (1, 1, 1, 'local', 'RUNNING');"
+	    "PRAGMA user_version = 1;");
 	struct store *s = open_store();
 	assert_raw("PRAGMA user_version", "2");
 	struct loaded l = {0};
