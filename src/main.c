@@ -113,6 +113,20 @@ static void on_kick_in(void *ctx, double seconds)
 	poller_kick_in(jfs->poller, seconds);
 }
 
+/* Opens the platforms; a config error names the file it is in. */
+static int open_platforms(struct jobfs *jfs, const struct platform_listener *pl,
+			  char *err, size_t errlen)
+{
+	char why[768] = "";
+	int rc = platforms_open(&jfs->config, jfs->opts.state_dir, pl,
+				&jfs->platforms, why, sizeof(why));
+	if (rc)
+		snprintf(err, errlen, "%s%s%s",
+			 jfs->config.path ? jfs->config.path : "",
+			 jfs->config.path ? ": " : "", why);
+	return rc;
+}
+
 static int open_core(struct jobfs *jfs)
 {
 	char path[4096], err[1024] = "";
@@ -144,8 +158,7 @@ static int open_core(struct jobfs *jfs)
 	struct platform_listener pl = {.changed = on_platform_changed,
 				       .ctx = jfs};
 	if (rc == 0)
-		rc = platforms_open(&jfs->config, jfs->opts.state_dir, &pl,
-				    &jfs->platforms, err, sizeof(err));
+		rc = open_platforms(jfs, &pl, err, sizeof(err));
 	if (rc == 0 &&
 	    !platforms_get(jfs->platforms, settings.default_platform)) {
 		snprintf(err, sizeof(err), "unknown platform \"%s\"",
