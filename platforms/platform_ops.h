@@ -144,8 +144,9 @@ struct platform_ops {
 	/*
 	 * May be NULL when output already lands in run->output_dir. Copies the
 	 * run's result and log into @output_dir (replacing what is there).
-	 * Called once a run has ended, and while it runs on PLATFORM_CAP_LOG
-	 * platforms (then it may bring only the log).
+	 * Called once a run has ended (its final state is shown only after
+	 * this), and, on PLATFORM_CAP_LOG platforms, while it runs whenever a
+	 * reader looks at result or log, at most once per ttl.
 	 */
 	int (*fetch)(struct platform *p, struct call *c, const char *remote_id,
 		     const char *output_dir);

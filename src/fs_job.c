@@ -150,6 +150,7 @@ static int open_output(struct jobfs *jfs, struct handle *h)
 		if (job_run_view(jfs->jobs, n->job, n->run, true, &v) == 0)
 			job_run_view_release(&v);
 	}
+	job_refresh_output(jfs->jobs, n->job, n->run);
 	char *path = NULL;
 	int rc = job_output_path(jfs->jobs, n->job, n->run,
 				 job_file_names[n->file], &path);

@@ -75,7 +75,7 @@ static int grow(void **array, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return 0;
-	size_t n = *cap ? *cap * 2 : 16;
+	size_t n = *cap ? *cap * 2 : 2; /* most jobs have one run */
 	while (n < need)
 		n *= 2;
 	void *bigger = realloc(*array, n * elem);

@@ -112,6 +112,15 @@ int job_events_text(struct jobcore *jc, const char *job, int number,
 int job_config_text(struct jobcore *jc, const char *job, char **text_out,
 		    size_t *len_out);
 
+/*
+ * For a reader of result or log: fetches the output of a run still going
+ * from its platform when the copy here is older than the ttl (platforms
+ * whose output does not land by itself; one fetch at a time per run, and
+ * bounded by the platform's timeout). The poller fetches only final
+ * output, so a running run costs nothing while nobody reads its log.
+ */
+int job_refresh_output(struct jobcore *jc, const char *job, int number);
+
 /* Absolute path of output file @what ("result"/"log") of a run. */
 int job_output_path(struct jobcore *jc, const char *job, int number,
 		    const char *what, char **path_out);

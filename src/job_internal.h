@@ -44,7 +44,9 @@ struct run {
 	/* the platform's final answer, held back until the output is here */
 	struct run_status *pending_end;
 	const char *pending_source;
-	bool output_final; /* the output after the end has been fetched */
+	bool output_final;    /* the output after the end has been fetched */
+	bool fetching_output; /* a reader's fetch is in flight */
+	double output_fetched_mono; /* when a reader's fetch last ran */
 };
 
 struct job {

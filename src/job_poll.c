@@ -123,10 +123,6 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	run_set_string(&r->stale_reason, NULL);
 	r->refreshed_mono = clock_mono();
 	run_take_details(b, r, st);
-	struct platform *p = platforms_get(jc->platforms, r->platform);
-	if (st->state == RUN_RUNNING && p &&
-	    (platform_caps(p) & PLATFORM_CAP_LOG))
-		want_output(jc, r); /* the log grows while it runs */
 	enum run_state to = st->state;
 	if (r->state == RUN_CANCELLING && !state_is_terminal(to)) {
 		/* the platform is still stopping it: look again soon rather
@@ -487,6 +483,54 @@ static void timeout_pass(struct jobcore *jc)
 	}
 	free(due);
 	free(limits);
+}
+
+/* --- output of a running run ---------------------------------------- */
+
+/*
+ * Whether @r's output should be fetched now for a reader: a run still
+ * going, on a platform whose output must be fetched, last fetched longer
+ * than the ttl ago, and no fetch of it in flight. Called locked.
+ */
+static bool output_is_due(struct jobcore *jc, const struct run *r)
+{
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	return p && platform_fetches_output(p) &&
+	       (platform_caps(p) & PLATFORM_CAP_LOG) && r->remote_id &&
+	       !state_is_terminal(r->state) && !r->fetching_output &&
+	       clock_mono() - r->output_fetched_mono >= jc->settings.ttl;
+}
+
+int job_refresh_output(struct jobcore *jc, const char *job, int number)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	struct run *r = j ? job_find_run(j, number) : NULL;
+	if (!r || !output_is_due(jc, r)) {
+		pthread_mutex_unlock(&jc->lock);
+		return r ? 0 : -ENOENT;
+	}
+	r->fetching_output = true;
+	int64_t run_id = r->id;
+	struct platform *p = platforms_get(jc->platforms, r->platform);
+	char *remote_id = strdup(r->remote_id), *dir = NULL;
+	job_run_dir(jc, r->id, &dir);
+	pthread_mutex_unlock(&jc->lock);
+	char err[256];
+	int rc = remote_id && dir
+		     ? platform_fetch(p, remote_id, dir, platform_timeout(p),
+				      err, sizeof(err))
+		     : -ENOMEM;
+	free(remote_id);
+	free(dir);
+	pthread_mutex_lock(&jc->lock);
+	r = job_find_run_id(jc, run_id);
+	if (r) {
+		r->fetching_output = false;
+		r->output_fetched_mono = clock_mono();
+	}
+	pthread_mutex_unlock(&jc->lock);
+	return rc;
 }
 
 /* --- the poller's entry points -------------------------------------------- */
