@@ -3,5 +3,5 @@ PLATFORM_SOURCES = \
 	%D%/platform_ops.h \
 	%D%/local.c %D%/local.h \
 	%D%/slurm.c %D%/slurm.h \
-	%D%/livy.c %D%/livy.h \
+	%D%/livy.c %D%/livy.h %D%/livy_wire.c %D%/livy_wire.h \
 	%D%/spark.c %D%/spark.h

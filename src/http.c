@@ -437,6 +437,11 @@ static void setup(struct http *h, CURL *e, const struct http_request *req,
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	/* libcurl resends a request whose reused connection died without an
+	 * answer; a request that must go at most once gets a connection of
+	 * its own, so that a lost answer is never a second submit */
+	if (!req->idempotent)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	setup_method(e, req);
 }
 

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "fsutil.h"
+#include "livy.h"
 #include "local.h"
 #include "log.h"
 #include "platform.h"
@@ -25,6 +26,8 @@
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform,
+    &livy_platform,
+    &synapse_platform,
     &spark_platform,
     &slurm_platform,
 };

@@ -58,10 +58,12 @@ MOUNT_TESTS = \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
 	tests/fs/slurm.test \
-	tests/fs/spark.test
+	tests/fs/spark.test \
+	tests/fs/livy.test \
+	tests/fs/synapse.test
 
 TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/emulator.h \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
-	tests/emulators/spark.py
+	tests/emulators/spark.py tests/emulators/livy.py
