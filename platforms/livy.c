@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "aad.h"
 #include "artifact.h"
 #include "clock.h"
@@ -92,18 +93,6 @@ struct livy {
 static const char *const livy_common_fields[] = {
     "kind", "timeout", "connect_timeout", "retries", "ca_file", "artifacts",
     "csrf", NULL};
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 static struct livy *livy_from(struct platform *p)
 {
@@ -254,7 +243,8 @@ static int list_page(struct livy *l, struct call *c, long from,
 	if (rc == 0 && (!json_is_array(json_object_get(*doc_out, "sessions")) ||
 			!json_is_integer(json_object_get(*doc_out, "total")))) {
 		json_decref(*doc_out);
-		rc = fail(c, -EPROTO, "batch list without sessions or total");
+		rc = message_call_fail(c, -EPROTO,
+				       "batch list without sessions or total");
 	}
 	return rc;
 }
@@ -312,7 +302,8 @@ static int find_batch(struct livy *l, struct call *c, const char *name,
 	    .w = {.visit = name_visit}, .name = name, .id = -1};
 	int rc = list_walk(l, c, &nw.w);
 	if (rc == 0 && nw.id < 0)
-		rc = fail(c, -ENOENT, "no batch named \"%s\"", name);
+		rc = message_call_fail(c, -ENOENT, "no batch named \"%s\"",
+				       name);
 	if (rc == 0)
 		*id_out = nw.id;
 	return rc;
@@ -589,7 +580,7 @@ static int livy_submit(struct platform *p, struct call *c,
 	long id;
 	int rc = livy_wire_validate(&t, c, run);
 	if (rc == 0 && batch_name(l, run, name, sizeof(name)))
-		rc = fail(c, -EINVAL, "run key too long");
+		rc = message_call_fail(c, -EINVAL, "run key too long");
 	if (rc == 0)
 		rc = livy_wire_body(&t, c, run, name, &body);
 	if (rc == 0)
@@ -610,7 +601,7 @@ static int livy_find(struct platform *p, struct call *c,
 	char name[512];
 	long id;
 	if (batch_name(l, run, name, sizeof(name)))
-		return fail(c, -EINVAL, "run key too long");
+		return message_call_fail(c, -EINVAL, "run key too long");
 	int rc = find_batch(l, c, name, &id);
 	if (rc == 0 && asprintf(remote_id_out, "%ld", id) < 0)
 		rc = -ENOMEM;
@@ -623,7 +614,8 @@ static int livy_status(struct platform *p, struct call *c,
 	struct livy *l = livy_from(p);
 	long id;
 	if (parse_id(remote_id, &id))
-		return fail(c, -ENOENT, "invalid batch id \"%s\"", remote_id);
+		return message_call_fail(c, -ENOENT, "invalid batch id \"%s\"",
+					 remote_id);
 	json_t *doc = NULL;
 	int rc = get_doc(l, c, batch_url(l, id, "", true), &doc);
 	if (rc == 0)
@@ -820,7 +812,8 @@ static int livy_fetch(struct platform *p, struct call *c, const char *remote_id,
 	size_t len = 0;
 	long id;
 	if (parse_id(remote_id, &id))
-		return fail(c, -ENOENT, "invalid batch id \"%s\"", remote_id);
+		return message_call_fail(c, -ENOENT, "invalid batch id \"%s\"",
+					 remote_id);
 	bool ended = true; /* a batch that is gone has ended */
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
@@ -837,8 +830,9 @@ static int livy_fetch(struct platform *p, struct call *c, const char *remote_id,
 		rc = write_output(output_dir, "result", text, len);
 	free(text);
 	if (rc < 0 && c->err[0] == '\0')
-		fail(c, rc, "cannot write the output of batch %ld: %s", id,
-		     strerror(-rc));
+		message_call_fail(c, rc,
+				  "cannot write the output of batch %ld: %s",
+				  id, strerror(-rc));
 	return rc < 0 ? rc : 0;
 }
 
@@ -856,7 +850,7 @@ static int livy_cancel(struct platform *p, struct call *c,
 	int rc = livy_status(p, c, remote_id, &st);
 	free(st.error);
 	if (rc == 0 && state_is_terminal(st.state))
-		rc = fail(c, -EINVAL, "run already ended");
+		rc = message_call_fail(c, -EINVAL, "run already ended");
 	if (rc || parse_id(remote_id, &id))
 		return rc;
 	char *url = batch_url(l, id, "", false);

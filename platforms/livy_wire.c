@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "message.h"
 #include "fsutil.h"
 #include "livy_wire.h"
 #include "log.h"
@@ -69,18 +70,6 @@ static const struct {
     {"pyFiles", LIVY_LIST},	     {"files", LIVY_LIST},
     {"archives", LIVY_LIST},	     {"queue", LIVY_STRING},
 };
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 static bool has_ext(const char *path, const char *ext)
 {
@@ -193,8 +182,8 @@ int livy_wire_status(const json_t *batch, bool has_result, struct call *c,
 	const char *state = json_string_value(json_object_get(batch, "state"));
 	json_int_t id = json_integer_value(json_object_get(batch, "id"));
 	if (!state)
-		return fail(c, -EPROTO, "batch %lld has no \"state\"",
-			    (long long)id);
+		return message_call_fail(
+		    c, -EPROTO, "batch %lld has no \"state\"", (long long)id);
 	snprintf(out->platform_state, sizeof(out->platform_state), "%s", state);
 	if (!lookup_state(livy_states, LIVY_COUNT(livy_states), state,
 			  &out->state))
@@ -216,7 +205,7 @@ int livy_wire_batch_id(struct call *c, const json_t *batch, long *id_out)
 {
 	const json_t *id = json_object_get(batch, "id");
 	if (!json_is_integer(id) || json_integer_value(id) < 0)
-		return fail(c, -EPROTO, "batch without an \"id\"");
+		return message_call_fail(c, -EPROTO, "batch without an \"id\"");
 	*id_out = (long)json_integer_value(id);
 	return 0;
 }
@@ -339,7 +328,8 @@ static int conf_check(const json_t *conf, struct call *c)
 	const char *key;
 	json_t *value;
 	if (conf && !json_is_object(conf))
-		return fail(c, -EINVAL, "\"conf\" must be an object");
+		return message_call_fail(c, -EINVAL,
+					 "\"conf\" must be an object");
 	json_object_foreach((json_t *)conf, key, value)
 	{
 		size_t i = 0, n = sizeof(livy_conf_fields) /
@@ -347,17 +337,18 @@ static int conf_check(const json_t *conf, struct call *c)
 		while (i < n && strcmp(livy_conf_fields[i].name, key) != 0)
 			i++;
 		if (i == n)
-			return fail(c, -EINVAL, "unknown conf field \"%s\"",
-				    key);
+			return message_call_fail(
+			    c, -EINVAL, "unknown conf field \"%s\"", key);
 		if (!is_conf_type(value, livy_conf_fields[i].type))
-			return fail(c, -EINVAL,
-				    "conf field \"%s\": expected %s", key,
-				    expected[livy_conf_fields[i].type]);
+			return message_call_fail(
+			    c, -EINVAL, "conf field \"%s\": expected %s", key,
+			    expected[livy_conf_fields[i].type]);
 	}
 	if (json_object_get(conf, "file") && json_object_get(conf, "artifact"))
-		return fail(c, -EINVAL,
-			    "conf fields \"file\" and \"artifact\" exclude "
-			    "each other");
+		return message_call_fail(
+		    c, -EINVAL,
+		    "conf fields \"file\" and \"artifact\" exclude "
+		    "each other");
 	return 0;
 }
 
@@ -502,7 +493,8 @@ static int upload_file(struct upload *u, const char *path, const char *rel)
 	char name[PATH_MAX], *url = NULL;
 	int n = snprintf(name, sizeof(name), "%s/%s", u->run->run_key, rel);
 	if (n < 0 || (size_t)n >= sizeof(name))
-		return fail(u->c, -ENAMETOOLONG, "name too long: \"%s\"", rel);
+		return message_call_fail(u->c, -ENAMETOOLONG,
+					 "name too long: \"%s\"", rel);
 	int rc = artifact_put(u->t->store, u->c, path, name, &url);
 	if (rc)
 		return rc;
@@ -522,8 +514,8 @@ static int upload_dir(struct upload *u, const char *rel)
 		 *rel ? "/" : "", rel);
 	DIR *d = opendir(dir);
 	if (!d)
-		return fail(u->c, -errno, "cannot read \"%s\": %s", dir,
-			    strerror(errno));
+		return message_call_fail(u->c, -errno, "cannot read \"%s\": %s",
+					 dir, strerror(errno));
 	int rc = 0;
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d))) {
@@ -556,13 +548,15 @@ static int set_file(const struct livy_wire_target *t, struct call *c,
 	if (file)
 		return body_add(body, "file", file);
 	if (!run->bundle_dir)
-		return fail(c, -EINVAL, "entry point \"%s\": no bundle",
-			    run->entry_point);
+		return message_call_fail(c, -EINVAL,
+					 "entry point \"%s\": no bundle",
+					 run->entry_point);
 	struct upload u = {.t = t, .c = c, .run = run, .body = body};
 	int rc = upload_dir(&u, "");
 	if (rc == 0 && !json_object_get(body, "file"))
-		rc = fail(c, -EINVAL, "entry point \"%s\" not found in bundle",
-			  run->entry_point);
+		rc = message_call_fail(c, -EINVAL,
+				       "entry point \"%s\" not found in bundle",
+				       run->entry_point);
 	return rc;
 }
 
@@ -590,25 +584,28 @@ int livy_wire_validate(const struct livy_wire_target *t, struct call *c,
 	if (rc)
 		return rc;
 	if (!entry)
-		return fail(c, -EINVAL,
-			    "nothing to run\nname an \"entry_point\" in the "
-			    "bundle or a conf \"file\" URL the cluster reads");
+		return message_call_fail(
+		    c, -EINVAL,
+		    "nothing to run\nname an \"entry_point\" in the "
+		    "bundle or a conf \"file\" URL the cluster reads");
 	if (!has_ext(entry, ".py") && !has_ext(entry, ".jar") &&
 	    !has_ext(entry, ".r"))
-		return fail(c, -EINVAL,
-			    "don't know how to run \"%s\" on Spark\n"
-			    "an entry point is a .py, .jar or .R file",
-			    entry);
+		return message_call_fail(
+		    c, -EINVAL,
+		    "don't know how to run \"%s\" on Spark\n"
+		    "an entry point is a .py, .jar or .R file",
+		    entry);
 	if (has_ext(entry, ".jar") && !conf_string(run->conf, "className"))
-		return fail(c, -EINVAL,
-			    "conf \"className\" is required to run \"%s\"",
-			    entry);
+		return message_call_fail(
+		    c, -EINVAL, "conf \"className\" is required to run \"%s\"",
+		    entry);
 	if (!file && !is_cluster_path(entry) && !t->store)
-		return fail(c, -EINVAL,
-			    "no \"artifacts\" store to upload \"%s\" to\n"
-			    "configure one for platform \"%s\", or give a "
-			    "conf \"file\" URL the cluster reads",
-			    entry, t->platform);
+		return message_call_fail(
+		    c, -EINVAL,
+		    "no \"artifacts\" store to upload \"%s\" to\n"
+		    "configure one for platform \"%s\", or give a "
+		    "conf \"file\" URL the cluster reads",
+		    entry, t->platform);
 	return 0;
 }
 

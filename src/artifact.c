@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "message.h"
 #include "aad.h"
 #include "artifact.h"
 #include "fsutil.h"
@@ -57,26 +58,6 @@ struct artifact_kind {
 	int (*put)(struct artifact_store *a, struct call *c, const char *path,
 		   const char *name, char **url_out);
 };
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* strerror() in the lower case of our messages. */
-static const char *errno_text(int rc, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", strerror(-rc));
-	buf[0] = (char)tolower((unsigned char)buf[0]);
-	return buf;
-}
 
 /* ---- fields ---- */
 
@@ -230,8 +211,9 @@ static int shared_put(struct artifact_store *a, struct call *c,
 		rc = shared_copy(path, dst);
 	char text[128];
 	if (rc < 0)
-		fail(c, rc, "cannot copy \"%s\" to \"%s\": %s", path, dst,
-		     errno_text(rc, text, sizeof(text)));
+		message_call_fail(c, rc, "cannot copy \"%s\" to \"%s\": %s",
+				  path, dst,
+				  message_strerror(rc, text, sizeof(text)));
 	free(dir);
 	free(dst);
 	if (rc == 0 && asprintf(url_out, "%s/%s", a->url, name) < 0)
@@ -312,8 +294,9 @@ static int put_expect(struct http *h, struct call *c, struct http_request *req,
 		return 0;
 	rc = http_check_status(c, r);
 	if (rc == 0)
-		rc = fail(c, -EPROTO, "unexpected HTTP %ld (wanted %ld)",
-			  r->status, want);
+		rc = message_call_fail(c, -EPROTO,
+				       "unexpected HTTP %ld (wanted %ld)",
+				       r->status, want);
 	http_response_release(r);
 	return rc;
 }
@@ -331,7 +314,8 @@ static int webhdfs_send(struct artifact_store *a, struct call *c,
 	r.location = NULL;
 	http_response_release(&r);
 	if (!datanode)
-		return fail(c, -EPROTO, "webhdfs: 307 without a Location");
+		return message_call_fail(c, -EPROTO,
+					 "webhdfs: 307 without a Location");
 	const char *headers[] = {"Content-Type: application/octet-stream",
 				 NULL};
 	req = (struct http_request){.method = "PUT",
@@ -353,8 +337,8 @@ static int read_local(struct call *c, const char *path, char **data_out,
 	int rc = fsutil_read_all(path, ARTIFACT_MAX_SIZE, data_out, len_out);
 	char text[128];
 	if (rc < 0)
-		fail(c, rc, "cannot read \"%s\": %s", path,
-		     errno_text(rc, text, sizeof(text)));
+		message_call_fail(c, rc, "cannot read \"%s\": %s", path,
+				  message_strerror(rc, text, sizeof(text)));
 	return rc;
 }
 
@@ -496,8 +480,9 @@ static int adls_upload(struct adls_put *u, const char *path)
 	if (fd < 0) {
 		int rc = -errno;
 		char text[128];
-		return fail(u->c, rc, "cannot open \"%s\": %s", path,
-			    errno_text(rc, text, sizeof(text)));
+		return message_call_fail(
+		    u->c, rc, "cannot open \"%s\": %s", path,
+		    message_strerror(rc, text, sizeof(text)));
 	}
 	size_t total = 0;
 	int rc = adls_request(u, "PUT", "resource=file", NULL, 0, true, 201);
@@ -615,10 +600,11 @@ int artifact_put(struct artifact_store *a, struct call *c, const char *path,
 		 const char *name, char **url_out)
 {
 	if (!is_safe_name(name))
-		return fail(c, -EINVAL,
-			    "artifact name \"%s\" is not a relative "
-			    "path",
-			    name);
+		return message_call_fail(
+		    c, -EINVAL,
+		    "artifact name \"%s\" is not a relative "
+		    "path",
+		    name);
 	int rc = a->kind->put(a, c, path, name, url_out);
 	if (rc == 0)
 		log_debug("artifact \"%s\" stored as %s", name, *url_out);

@@ -28,6 +28,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "message.h"
 #include "bundle.h"
 #include "fsutil.h"
 
@@ -42,47 +43,13 @@ static const char *const archive_exts[] = {"zip", "kda",     "tar",    "tar.gz",
 static const char *const compound_exts[] = {"tar.gz", "tar.bz2", "tar.xz",
 					    NULL};
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* @s for a message: no control characters (no forged lines), cut short. */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; s && s[i] && i + 1 < len; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-/* strerror() in the lower case of our messages. */
-static const char *errno_text(int rc, char *buf, size_t len)
-{
-	const char *text = strerror_r(-rc, buf, len);
-	if (text != buf)
-		snprintf(buf, len, "%s", text);
-	buf[0] = (char)tolower((unsigned char)buf[0]);
-	return buf;
-}
-
 /* "ACTION \"SUBJECT\"" and, as the details line, what the system said. */
 static int fail_sys(char *err, size_t errlen, int rc, const char *action,
 		    const char *subject)
 {
 	char reason[128];
-	return fail(err, errlen, rc, "%s \"%s\"\n%s", action, subject,
-		    errno_text(rc, reason, sizeof(reason)));
+	return message_fail(err, errlen, rc, "%s \"%s\"\n%s", action, subject,
+			    message_strerror(rc, reason, sizeof(reason)));
 }
 
 static void human_size(uint64_t n, char *buf, size_t len)
@@ -111,8 +78,8 @@ static int too_large(uint64_t size, uint64_t limit, char *err, size_t errlen)
 		snprintf(max, sizeof(max), "%llu bytes",
 			 (unsigned long long)limit);
 	}
-	return fail(err, errlen, -EINVAL, "bundle too large\n%s, limit %s",
-		    have, max);
+	return message_fail(err, errlen, -EINVAL,
+			    "bundle too large\n%s, limit %s", have, max);
 }
 
 static bool in_list(const char *s, const char *const *list)
@@ -199,9 +166,10 @@ static int ambiguous(const char *name, struct candidates *c, char *err,
 	for (size_t i = 0; i < c->n && used < sizeof(list); i++)
 		used += (size_t)snprintf(
 		    list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-		    printable(c->names[i], shown, sizeof(shown)));
-	return fail(err, errlen, -EINVAL,
-		    "ambiguous bundle for \"%s\"\nfound %s", name, list);
+		    message_printable(c->names[i], shown, sizeof(shown)));
+	return message_fail(err, errlen, -EINVAL,
+			    "ambiguous bundle for \"%s\"\nfound %s", name,
+			    list);
 }
 
 static int set_found(struct bundle *out, enum bundle_kind kind, const char *dir,
@@ -247,8 +215,9 @@ int bundle_find(const char *new_dir, const char *name, struct bundle *out,
 	/* "", ".", "..", "a/b" would name new/ itself or leave it. */
 	if (!*name || name[0] == '.' || strchr(name, '/')) {
 		char shown[BUNDLE_SHOWN];
-		return fail(err, errlen, -EINVAL, "invalid bundle name \"%s\"",
-			    printable(name, shown, sizeof(shown)));
+		return message_fail(
+		    err, errlen, -EINVAL, "invalid bundle name \"%s\"",
+		    message_printable(name, shown, sizeof(shown)));
 	}
 	char *dir = realpath(new_dir, NULL);
 	if (!dir)
@@ -419,10 +388,10 @@ static int check_link(struct walk *w, struct check *c, int dirfd,
 	if (is_link_inside(w->root, w->rel, target))
 		return 0;
 	c->reported = true;
-	return fail(c->err, c->errlen, -EINVAL,
-		    "unsafe link in %s \"%s\"\n%s -> %s", c->what, c->name,
-		    printable(w->rel, shown, sizeof(shown)),
-		    printable(target, shown_target, sizeof(shown_target)));
+	return message_fail(
+	    c->err, c->errlen, -EINVAL, "unsafe link in %s \"%s\"\n%s -> %s",
+	    c->what, c->name, message_printable(w->rel, shown, sizeof(shown)),
+	    message_printable(target, shown_target, sizeof(shown_target)));
 }
 
 static int check_entry(struct walk *w, int dirfd, const char *name,
@@ -435,10 +404,11 @@ static int check_entry(struct walk *w, int dirfd, const char *name,
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
 		return 0;
 	c->reported = true;
-	return fail(c->err, c->errlen, -EINVAL,
-		    "unsupported file in %s \"%s\"\n%s is not a regular file, "
-		    "directory or symlink",
-		    c->what, c->name, printable(w->rel, shown, sizeof(shown)));
+	return message_fail(
+	    c->err, c->errlen, -EINVAL,
+	    "unsupported file in %s \"%s\"\n%s is not a regular file, "
+	    "directory or symlink",
+	    c->what, c->name, message_printable(w->rel, shown, sizeof(shown)));
 }
 
 /* Refuses links that leave the tree @path and special files in it. */
@@ -479,9 +449,10 @@ static int install_file(const struct bundle *b, const char *dest,
 		return fail_sys(err, errlen, -errno, "cannot install bundle",
 				b->file_name);
 	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, -EINVAL,
-			    "cannot install bundle \"%s\"\nnot a regular file",
-			    b->file_name);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "cannot install bundle \"%s\"\nnot a regular file",
+		    b->file_name);
 	if ((uint64_t)st.st_size > limit)
 		return too_large((uint64_t)st.st_size, limit, err, errlen);
 	if (asprintf(&path, "%s/%s", dest, b->file_name) < 0)
@@ -512,29 +483,29 @@ static int bad_archive(struct unpack *u)
 {
 	char reason[BUNDLE_SHOWN];
 	const char *text = archive_error_string(u->a);
-	printable(text ? text : "unreadable", reason, sizeof(reason));
+	message_printable(text ? text : "unreadable", reason, sizeof(reason));
 	reason[0] = (char)tolower((unsigned char)reason[0]);
-	return fail(u->err, u->errlen, -EINVAL, "bad archive \"%s\"\n%s",
-		    u->name, reason);
+	return message_fail(u->err, u->errlen, -EINVAL,
+			    "bad archive \"%s\"\n%s", u->name, reason);
 }
 
 static int unsafe(struct unpack *u, const char *kind, const char *rel,
 		  const char *arrow, const char *target)
 {
 	char shown[BUNDLE_SHOWN], shown_target[BUNDLE_SHOWN];
-	return fail(u->err, u->errlen, -EINVAL,
-		    "unsafe %s in archive \"%s\"\n%s%s%s", kind, u->name,
-		    printable(rel, shown, sizeof(shown)), arrow,
-		    printable(target, shown_target, sizeof(shown_target)));
+	return message_fail(
+	    u->err, u->errlen, -EINVAL, "unsafe %s in archive \"%s\"\n%s%s%s",
+	    kind, u->name, message_printable(rel, shown, sizeof(shown)), arrow,
+	    message_printable(target, shown_target, sizeof(shown_target)));
 }
 
 static int entry_failed(struct unpack *u, const char *rel, int rc)
 {
 	char shown[BUNDLE_SHOWN], reason[128];
-	return fail(u->err, u->errlen, rc,
-		    "cannot unpack archive \"%s\"\n%s: %s", u->name,
-		    printable(rel, shown, sizeof(shown)),
-		    errno_text(rc, reason, sizeof(reason)));
+	return message_fail(u->err, u->errlen, rc,
+			    "cannot unpack archive \"%s\"\n%s: %s", u->name,
+			    message_printable(rel, shown, sizeof(shown)),
+			    message_strerror(rc, reason, sizeof(reason)));
 }
 
 /*
@@ -633,8 +604,9 @@ static int over_limit(struct unpack *u)
 {
 	char max[32];
 	human_size(u->limit, max, sizeof(max));
-	return fail(u->err, u->errlen, -EINVAL,
-		    "bundle too large\nmore than %s unpacked (the limit)", max);
+	return message_fail(
+	    u->err, u->errlen, -EINVAL,
+	    "bundle too large\nmore than %s unpacked (the limit)", max);
 }
 
 /* Counts the bytes up to @end of the current file against the limit. */
@@ -784,10 +756,11 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e)
 	if (type == AE_IFLNK)
 		return unpack_symlink(u, rel, archive_entry_symlink(e));
 	char shown[BUNDLE_SHOWN];
-	return fail(u->err, u->errlen, -EINVAL,
-		    "unsupported entry in archive \"%s\"\n%s is not a regular "
-		    "file, directory or link",
-		    u->name, printable(path, shown, sizeof(shown)));
+	return message_fail(
+	    u->err, u->errlen, -EINVAL,
+	    "unsupported entry in archive \"%s\"\n%s is not a regular "
+	    "file, directory or link",
+	    u->name, message_printable(path, shown, sizeof(shown)));
 }
 
 static int unpack_entries(struct unpack *u)
@@ -850,9 +823,9 @@ int bundle_install(const struct bundle *b, const char *dest_dir, uint64_t limit,
 {
 	struct stat st;
 	if (lstat(dest_dir, &st) == 0)
-		return fail(err, errlen, -EEXIST,
-			    "cannot install bundle\n\"%s\" already exists",
-			    dest_dir);
+		return message_fail(
+		    err, errlen, -EEXIST,
+		    "cannot install bundle\n\"%s\" already exists", dest_dir);
 	switch (b->kind) {
 	case BUNDLE_DIR:
 		return install_dir(b, dest_dir, limit, err, errlen);
@@ -863,8 +836,8 @@ int bundle_install(const struct bundle *b, const char *dest_dir, uint64_t limit,
 	default:
 		/* No bundle: an empty app/, the code is on the platform. */
 		if (mkdir(dest_dir, 0755) < 0)
-			return fail(err, errlen, -errno, "cannot create \"%s\"",
-				    dest_dir);
+			return message_fail(err, errlen, -errno,
+					    "cannot create \"%s\"", dest_dir);
 		return 0;
 	}
 }
@@ -909,18 +882,19 @@ static int count_entry(struct walk *w, int dirfd, const char *name,
 	if (++e->n == 1)
 		e->first = strdup(w->rel);
 	else if (e->n == 2)
-		printable(w->rel, e->second, sizeof(e->second));
+		message_printable(w->rel, e->second, sizeof(e->second));
 	return e->first ? 0 : -ENOMEM;
 }
 
 static int several_entries(const struct entries *e, char *err, size_t errlen)
 {
 	char first[BUNDLE_SHOWN];
-	return fail(err, errlen, -EINVAL,
-		    "no entry point\nthe bundle has %zu files (%s, %s%s); set "
-		    "\"entry_point\"",
-		    e->n, printable(e->first, first, sizeof(first)), e->second,
-		    e->n > 2 ? ", ..." : "");
+	return message_fail(
+	    err, errlen, -EINVAL,
+	    "no entry point\nthe bundle has %zu files (%s, %s%s); set "
+	    "\"entry_point\"",
+	    e->n, message_printable(e->first, first, sizeof(first)), e->second,
+	    e->n > 2 ? ", ..." : "");
 }
 
 int bundle_default_entry(const char *app_dir, char **entry_out, char *err,
@@ -933,8 +907,8 @@ int bundle_default_entry(const char *app_dir, char **entry_out, char *err,
 	if (rc < 0)
 		fail_sys(err, errlen, rc, "cannot read", app_dir);
 	else if (e.n == 0)
-		rc = fail(err, errlen, -ENOENT,
-			  "no entry point\nthe bundle has no files");
+		rc = message_fail(err, errlen, -ENOENT,
+				  "no entry point\nthe bundle has no files");
 	else if (e.n > 1)
 		rc = several_entries(&e, err, errlen);
 	if (rc == 0)

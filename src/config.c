@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
 #include "config.h"
 #include "fsutil.h"
 #include "jobconf.h"
@@ -24,40 +25,6 @@
 
 static const char *const config_fields[] = {"default_platform", "bundle_limit",
 					    "platforms", NULL};
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* A JSON key fit for a one-line message (no control characters). */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; s[i] && i + 1 < len; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-/* strerror() in the lower case of our messages. */
-static const char *errno_text(int rc, char *buf, size_t len)
-{
-	const char *text = strerror_r(-rc, buf, len);
-	if (text != buf)
-		snprintf(buf, len, "%s", text);
-	buf[0] = (char)tolower((unsigned char)buf[0]);
-	return buf;
-}
 
 static int add_platform(struct config *cfg, const char *name, json_t *fields)
 {
@@ -101,10 +68,11 @@ static int unknown_field(const char *path, const char *key, char *err,
 			 size_t errlen)
 {
 	char shown[160];
-	return fail(err, errlen, -EINVAL,
-		    "%s: unknown field \"%s\"\n"
-		    "allowed fields: default_platform, bundle_limit, platforms",
-		    path, printable(key, shown, sizeof(shown)));
+	return message_fail(
+	    err, errlen, -EINVAL,
+	    "%s: unknown field \"%s\"\n"
+	    "allowed fields: default_platform, bundle_limit, platforms",
+	    path, message_printable(key, shown, sizeof(shown)));
 }
 
 static int check_fields(const char *path, json_t *root, char *err,
@@ -124,28 +92,30 @@ static int check_platform(const char *path, const char *name, json_t *v,
 			  char *err, size_t errlen)
 {
 	char shown[160];
-	printable(name, shown, sizeof(shown));
+	message_printable(name, shown, sizeof(shown));
 	if (!jobname_is_valid(name))
-		return fail(
+		return message_fail(
 		    err, errlen, -EINVAL,
 		    "%s: field \"platforms.%s\": invalid platform name\n"
 		    "a platform name is 1-128 characters of "
 		    "[A-Za-z0-9._-], not starting with '.' or '-'",
 		    path, shown);
 	if (!json_is_object(v))
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"platforms.%s\": expected an object",
-			    path, shown);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"platforms.%s\": expected an object", path,
+		    shown);
 	json_t *kind = json_object_get(v, "kind");
 	if (!kind)
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"platforms.%s.kind\": missing", path,
-			    shown);
+		return message_fail(err, errlen, -EINVAL,
+				    "%s: field \"platforms.%s.kind\": missing",
+				    path, shown);
 	if (!json_is_string(kind) || json_string_length(kind) == 0)
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"platforms.%s.kind\": expected a "
-			    "non-empty string",
-			    path, shown);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"platforms.%s.kind\": expected a "
+		    "non-empty string",
+		    path, shown);
 	return 0;
 }
 
@@ -154,9 +124,9 @@ static int read_platforms(const char *path, json_t *root, struct config *cfg,
 {
 	json_t *platforms = json_object_get(root, "platforms");
 	if (platforms && !json_is_object(platforms))
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"platforms\": expected an object",
-			    path);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"platforms\": expected an object", path);
 	size_t n = json_object_size(platforms);
 	/* One more for the embedded "local". */
 	cfg->platforms = calloc(n + 1, sizeof(*cfg->platforms));
@@ -183,10 +153,11 @@ static int read_limit(const char *path, json_t *root, struct config *cfg,
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"bundle_limit\": expected a positive "
-			    "integer (bytes)",
-			    path);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"bundle_limit\": expected a positive "
+		    "integer (bytes)",
+		    path);
 	cfg->bundle_limit = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -197,16 +168,18 @@ static int read_default(const char *path, json_t *root, struct config *cfg,
 	json_t *v = json_object_get(root, "default_platform");
 	const char *name = v ? json_string_value(v) : CONFIG_LOCAL;
 	if (!name || !*name)
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"default_platform\": expected a "
-			    "non-empty string",
-			    path);
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"default_platform\": expected a "
+		    "non-empty string",
+		    path);
 	if (!config_platform(cfg, name)) {
 		char shown[160];
-		return fail(err, errlen, -EINVAL,
-			    "%s: field \"default_platform\": no platform named "
-			    "\"%s\"",
-			    path, printable(name, shown, sizeof(shown)));
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s: field \"default_platform\": no platform named "
+		    "\"%s\"",
+		    path, message_printable(name, shown, sizeof(shown)));
 	}
 	cfg->default_platform = strdup(name);
 	return cfg->default_platform ? 0 : -ENOMEM;
@@ -219,13 +192,13 @@ static int parse(const char *path, const char *text, size_t len,
 	json_t *root = json_loadb(
 	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root)
-		return fail(err, errlen, -EINVAL,
-			    "%s: bad JSON at line %d, column %d: %s", path,
-			    je.line, je.column, je.text);
+		return message_fail(err, errlen, -EINVAL,
+				    "%s: bad JSON at line %d, column %d: %s",
+				    path, je.line, je.column, je.text);
 	int rc = 0;
 	if (!json_is_object(root))
-		rc = fail(err, errlen, -EINVAL, "%s: expected a JSON object",
-			  path);
+		rc = message_fail(err, errlen, -EINVAL,
+				  "%s: expected a JSON object", path);
 	if (rc == 0)
 		rc = check_fields(path, root, err, errlen);
 	if (rc == 0)
@@ -245,15 +218,16 @@ static int load_file(const char *path, struct config *cfg, char *err,
 	size_t len;
 	int rc = fsutil_read_all(path, CONFIG_MAX_SIZE, &text, &len);
 	if (rc == -ENOENT)
-		return fail(err, errlen, rc, "%s: no such file", path);
+		return message_fail(err, errlen, rc, "%s: no such file", path);
 	if (rc == -EFBIG)
-		return fail(err, errlen, rc,
-			    "%s: file too large\nmore than %d bytes", path,
-			    CONFIG_MAX_SIZE);
+		return message_fail(err, errlen, rc,
+				    "%s: file too large\nmore than %d bytes",
+				    path, CONFIG_MAX_SIZE);
 	if (rc < 0) {
 		char reason[128];
-		return fail(err, errlen, rc, "%s: cannot read\n%s", path,
-			    errno_text(rc, reason, sizeof(reason)));
+		return message_fail(
+		    err, errlen, rc, "%s: cannot read\n%s", path,
+		    message_strerror(rc, reason, sizeof(reason)));
 	}
 	cfg->path = strdup(path);
 	rc = cfg->path ? parse(path, text, len, cfg, err, errlen) : -ENOMEM;

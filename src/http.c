@@ -33,6 +33,7 @@
 
 #include <curl/curl.h>
 
+#include "message.h"
 #include "clock.h"
 #include "http.h"
 #include "log.h"
@@ -59,18 +60,6 @@ struct http_xfer {
 	size_t cap;
 	char what[200]; /* "GET host/path" */
 };
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct call *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* ---- policy (pure) ---- */
 
@@ -462,8 +451,8 @@ static int attempt(struct http *h, CURL *e, struct call *c, struct http_xfer *x,
 	double left = c->deadline > 0 ? c->deadline - clock_mono() : timeout;
 	*code_out = CURLE_OPERATION_TIMEDOUT;
 	if (left <= 0)
-		return fail(c, -ETIMEDOUT, "http %s: deadline exceeded",
-			    x->what);
+		return message_call_fail(c, -ETIMEDOUT,
+					 "http %s: deadline exceeded", x->what);
 	if (left < timeout)
 		timeout = left;
 	long ms = (long)ceil(timeout * 1000);
@@ -481,8 +470,8 @@ static int attempt(struct http *h, CURL *e, struct call *c, struct http_xfer *x,
 		curl_text(code, text, sizeof(text));
 		log_debug("http %s -> %s in %.1f ms", x->what, text,
 			  elapsed_ms);
-		return fail(c, curl_errno(e, code), "http %s: %s", x->what,
-			    text);
+		return message_call_fail(c, curl_errno(e, code), "http %s: %s",
+					 x->what, text);
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->resp->status);
 	log_debug("http %s -> %ld in %.1f ms", x->what, x->resp->status,
@@ -553,7 +542,8 @@ int http_do(struct http *h, struct call *c, const struct http_request *req,
 	CURL *e = headers ? pool_get(h) : NULL;
 	if (!e) {
 		curl_slist_free_all(headers);
-		return fail(c, -ENOMEM, "http %s: out of memory", x.what);
+		return message_call_fail(c, -ENOMEM, "http %s: out of memory",
+					 x.what);
 	}
 	setup(h, e, req, headers, &x);
 	int rc = perform(h, e, c, req, &x);
@@ -562,7 +552,8 @@ int http_do(struct http *h, struct call *c, const struct http_request *req,
 	if (rc == 0 && !out->body)
 		out->body = strdup("");
 	if (rc == 0 && !out->body)
-		rc = fail(c, -ENOMEM, "http %s: out of memory", x.what);
+		rc = message_call_fail(c, -ENOMEM, "http %s: out of memory",
+				       x.what);
 	if (rc < 0)
 		http_response_release(out);
 	return rc;
@@ -669,8 +660,9 @@ static int parse_answer(struct call *c, const struct http_response *r,
 	json_error_t jerr;
 	*json_out = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &jerr);
 	if (!*json_out)
-		return fail(c, -EPROTO, "http %s: answer is not JSON: %s", what,
-			    jerr.text);
+		return message_call_fail(c, -EPROTO,
+					 "http %s: answer is not JSON: %s",
+					 what, jerr.text);
 	return 0;
 }
 
@@ -680,11 +672,12 @@ int http_json(struct http *h, struct call *c, const char *method,
 {
 	const char *all[HTTP_MAX_HEADERS];
 	if (json_headers(headers, body != NULL, all, HTTP_MAX_HEADERS) < 0)
-		return fail(c, -EINVAL, "http %s: too many headers", method);
+		return message_call_fail(c, -EINVAL,
+					 "http %s: too many headers", method);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (body && !text)
-		return fail(c, -ENOMEM, "http %s: cannot encode the body",
-			    method);
+		return message_call_fail(
+		    c, -ENOMEM, "http %s: cannot encode the body", method);
 	struct http_request req = {.method = method,
 				   .url = url,
 				   .headers = all,

@@ -259,7 +259,8 @@ void run_to_store(const struct run *r, struct store_run *out)
 
 /* --- batches ------------------------------------------------------------ */
 
-static char *dup_or_null(const char *s)
+/* strdup() that passes NULL through. */
+char *job_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
@@ -279,11 +280,11 @@ void batch_add_run(struct batch *b, const struct run *r)
 		return;
 	struct store_run *copy = &b->runs[b->nruns++];
 	run_to_store(r, copy);
-	copy->platform = dup_or_null(r->platform);
-	copy->remote_id = dup_or_null(r->remote_id);
-	copy->platform_state = dup_or_null(r->platform_state);
-	copy->overrides = dup_or_null(r->overrides);
-	copy->error = dup_or_null(r->error);
+	copy->platform = job_strdup(r->platform);
+	copy->remote_id = job_strdup(r->remote_id);
+	copy->platform_state = job_strdup(r->platform_state);
+	copy->overrides = job_strdup(r->overrides);
+	copy->error = job_strdup(r->error);
 }
 
 void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
@@ -502,11 +503,11 @@ static int load_run(void *ctx, const struct store_run *sr)
 	    .id = sr->id,
 	    .number = sr->number,
 	    .version = sr->version,
-	    .platform = dup_or_null(sr->platform),
-	    .remote_id = dup_or_null(sr->remote_id),
-	    .platform_state = dup_or_null(sr->platform_state),
-	    .overrides = dup_or_null(sr->overrides),
-	    .error = dup_or_null(sr->error),
+	    .platform = job_strdup(sr->platform),
+	    .remote_id = job_strdup(sr->remote_id),
+	    .platform_state = job_strdup(sr->platform_state),
+	    .overrides = job_strdup(sr->overrides),
+	    .error = job_strdup(sr->error),
 	    .state = sr->state,
 	    .exit_code = sr->exit_code,
 	    .attempts = sr->attempts,

@@ -122,6 +122,7 @@ void job_submit_pass(struct jobcore *jc);
 void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 	      enum run_state to, const char *source, const char *message);
 int run_set_string(char **field, const char *value);
+char *job_strdup(const char *s);
 
 void batch_add_run(struct batch *b, const struct run *r);
 void batch_add_event(struct batch *b, const struct run *r, enum run_state old,

@@ -196,11 +196,6 @@ static const char *refresh_for_read(struct jobcore *jc, struct run *r)
 	return rc ? "offline" : "live";
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static void view_fill(struct run_view *v, const struct run *r,
 		      const char *source)
 {
@@ -208,11 +203,11 @@ static void view_fill(struct run_view *v, const struct run *r,
 	    .job = strdup(r->job->name),
 	    .run_id = r->id,
 	    .number = r->number,
-	    .platform = dup_or_null(r->platform),
-	    .remote_id = dup_or_null(r->remote_id),
+	    .platform = job_strdup(r->platform),
+	    .remote_id = job_strdup(r->remote_id),
 	    .state = r->state,
-	    .platform_state = dup_or_null(r->platform_state),
-	    .error = dup_or_null(r->error),
+	    .platform_state = job_strdup(r->platform_state),
+	    .error = job_strdup(r->error),
 	    .exit_code = r->exit_code,
 	    .attempts = r->attempts,
 	    .submitted_at = r->submitted_at,
@@ -221,7 +216,7 @@ static void view_fill(struct run_view *v, const struct run *r,
 	    .updated_at = r->updated_at,
 	    .source = source,
 	    .stale = r->stale_reason != NULL,
-	    .stale_reason = dup_or_null(r->stale_reason),
+	    .stale_reason = job_strdup(r->stale_reason),
 	    .generation = r->generation,
 	};
 	double seen = r->refreshed_mono > 0 ? clock_mono() - r->refreshed_mono

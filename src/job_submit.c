@@ -63,7 +63,7 @@ static int ticket_fill(struct ticket *t, const struct run *r)
 	    .reconcile = r->need_reconcile,
 	    .job = strdup(r->job->name),
 	    .platform = strdup(r->platform),
-	    .overrides = r->overrides ? strdup(r->overrides) : NULL,
+	    .overrides = job_strdup(r->overrides),
 	};
 	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) <
 	    0)

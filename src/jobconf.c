@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
 #include "jobconf.h"
 
 #define JOBCONF_NAME_MAX 128
@@ -49,19 +50,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
-}
-
-/*
- * A copy of @s fit for a one-line message: control characters become '?'
- * and long text is cut, so that a key or a file name cannot forge lines.
- */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; s[i] && i + 1 < len; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
 }
 
 static const char *type_name(const json_t *v)
@@ -165,9 +153,10 @@ static int check_fields(json_t *obj, const char *const *known,
 			snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)",
 				 near);
 		join_fields(known, allowed, sizeof(allowed));
-		return fail(
-		    err, errlen, "unknown field \"%s\"%s%s\nallowed fields: %s",
-		    printable(key, shown, sizeof(shown)), where, hint, allowed);
+		return fail(err, errlen,
+			    "unknown field \"%s\"%s%s\nallowed fields: %s",
+			    message_printable(key, shown, sizeof(shown)), where,
+			    hint, allowed);
 	}
 	return 0;
 }
@@ -253,12 +242,13 @@ static int check_object(json_t *v, const char *field, bool strings_only,
 	{
 		if (strings_only && !json_is_string(item)) {
 			char shown[JOBCONF_NAME_MAX + 1];
-			return fail(err, errlen,
-				    "field \"%s\": expected %s\n"
-				    "\"%s\" is %s",
-				    field, expected,
-				    printable(key, shown, sizeof(shown)),
-				    type_name(item));
+			return fail(
+			    err, errlen,
+			    "field \"%s\": expected %s\n"
+			    "\"%s\" is %s",
+			    field, expected,
+			    message_printable(key, shown, sizeof(shown)),
+			    type_name(item));
 		}
 	}
 	return 0;
@@ -549,7 +539,7 @@ bool jobname_is_reserved(const char *name)
 int jobname_check(const char *name, char *err, size_t errlen)
 {
 	char shown[JOBCONF_NAME_MAX + 2];
-	printable(name, shown, sizeof(shown));
+	message_printable(name, shown, sizeof(shown));
 	if (!jobname_is_valid(name))
 		return fail(err, errlen,
 			    "invalid job name \"%s\"\n"

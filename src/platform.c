@@ -25,19 +25,16 @@
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
-    &local_platform,
-    &livy_platform,
-    &synapse_platform,
-    &spark_platform,
-    &slurm_platform,
+    &local_platform, &livy_platform,  &synapse_platform,
+    &spark_platform, &slurm_platform,
 };
 
-#define LATENCY_RING 1024
+#define LATENCY_RING	  1024
 #define DEFAULT_TIMEOUT_S 10.0
 /* the circuit breaker: this many failures in a row open it ... */
 #define BREAKER_FAILURES 3
 /* ... for a cooldown that doubles while probes fail, up to a limit */
-#define BREAKER_COOLDOWN_S 2.0
+#define BREAKER_COOLDOWN_S     2.0
 #define BREAKER_COOLDOWN_MAX_S 60.0
 
 enum health { HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN };
@@ -134,9 +131,10 @@ static int entry_open(struct platform_entry *e,
 	e->platform->name = e->name;
 	e->platform->stats = &e->stats;
 	json_t *timeout = json_object_get(pc->fields, "timeout");
-	e->stats.timeout = json_is_number(timeout) && json_number_value(timeout) > 0
-				   ? json_number_value(timeout)
-				   : DEFAULT_TIMEOUT_S;
+	e->stats.timeout =
+	    json_is_number(timeout) && json_number_value(timeout) > 0
+		? json_number_value(timeout)
+		: DEFAULT_TIMEOUT_S;
 	e->stats.cooldown = BREAKER_COOLDOWN_S;
 	return 0;
 }
@@ -298,7 +296,7 @@ bool platform_probe_due(struct platform *p)
 
 int platform_probe(struct platform *p)
 {
-	struct call c = { .deadline = clock_mono() + p->stats->timeout };
+	struct call c = {.deadline = clock_mono() + p->stats->timeout};
 	double started = clock_mono();
 	int rc = p->ops->health ? p->ops->health(p, &c) : 0;
 	if (p->ops->health)
@@ -405,7 +403,8 @@ int platform_status_many(struct platform *p, const char *const *remote_ids,
 	call_init(&c, timeout_s);
 	double started = clock_mono();
 	bool refused = breaker_check(p, &c) != 0;
-	int rc = refused ? -EAGAIN : p->ops->status_many(p, &c, remote_ids, out, rcs, n);
+	int rc = refused ? -EAGAIN
+			 : p->ops->status_many(p, &c, remote_ids, out, rcs, n);
 	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
@@ -420,7 +419,8 @@ int platform_fetch(struct platform *p, const char *remote_id,
 	call_init(&c, timeout_s);
 	double started = clock_mono();
 	bool refused = breaker_check(p, &c) != 0;
-	int rc = refused ? -EAGAIN : p->ops->fetch(p, &c, remote_id, output_dir);
+	int rc =
+	    refused ? -EAGAIN : p->ops->fetch(p, &c, remote_id, output_dir);
 	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }
@@ -455,11 +455,11 @@ int platform_render_health(struct platform *p, char **text_out)
 	char since[32];
 	pthread_mutex_lock(&st->lock);
 	clock_iso8601(st->health_since, since, sizeof(since));
-	static const char *const names[] = { "OK", "DEGRADED", "DOWN" };
+	static const char *const names[] = {"OK", "DEGRADED", "DOWN"};
 	int n = st->health == HEALTH_OK
-			? asprintf(text_out, "OK since %s\n", since)
-			: asprintf(text_out, "%s since %s: %s\n",
-				   names[st->health], since, st->health_reason);
+		    ? asprintf(text_out, "OK since %s\n", since)
+		    : asprintf(text_out, "%s since %s: %s\n", names[st->health],
+			       since, st->health_reason);
 	pthread_mutex_unlock(&st->lock);
 	return n < 0 ? -ENOMEM : 0;
 }

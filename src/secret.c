@@ -14,17 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "secret.h"
 
 #define SECRET_MAX_SIZE (64 * 1024)
-
-/* strerror() in the lower case of our messages. */
-static const char *errno_text(int rc, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", strerror(-rc));
-	buf[0] = (char)tolower((unsigned char)buf[0]);
-	return buf;
-}
 
 static int read_fd(int fd, size_t size, char **secret_out)
 {
@@ -60,7 +53,7 @@ static int check_file(int fd, const char *path, char *err, size_t errlen)
 	if (fstat(fd, &st) < 0) {
 		int rc = -errno;
 		snprintf(err, errlen, "cannot stat \"%s\": %s", path,
-			 errno_text(rc, text, sizeof(text)));
+			 message_strerror(rc, text, sizeof(text)));
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -89,7 +82,7 @@ int secret_read_file(const char *path, char **secret_out, char *err,
 	if (fd < 0) {
 		int rc = -errno;
 		snprintf(err, errlen, "cannot open \"%s\": %s", path,
-			 errno_text(rc, text, sizeof(text)));
+			 message_strerror(rc, text, sizeof(text)));
 		return rc;
 	}
 	int rc = check_file(fd, path, err, errlen);
@@ -97,7 +90,7 @@ int secret_read_file(const char *path, char **secret_out, char *err,
 		rc = read_fd(fd, SECRET_MAX_SIZE, secret_out);
 		if (rc < 0)
 			snprintf(err, errlen, "cannot read \"%s\": %s", path,
-				 errno_text(rc, text, sizeof(text)));
+				 message_strerror(rc, text, sizeof(text)));
 	}
 	close(fd);
 	if (rc == 0 && (*secret_out)[0] == '\0') {
