@@ -59,16 +59,36 @@ struct run *job_find_run(struct job *j, int number)
 	return j->runs[number - 1];
 }
 
+/* Where run @id is, or would go, in the runs_by_id index. */
+static size_t run_slot(const struct jobcore *jc, int64_t id)
+{
+	size_t lo = 0, hi = jc->nruns;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (jc->runs_by_id[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct run *job_find_run_id(struct jobcore *jc, int64_t run_id)
 {
-	for (size_t i = 0; i < jc->nactive; i++)
-		if (jc->active[i]->id == run_id)
-			return jc->active[i];
-	for (size_t i = 0; i < jc->njobs; i++)
-		for (size_t k = jc->jobs[i]->nruns; k-- > 0;)
-			if (jc->jobs[i]->runs[k]->id == run_id)
-				return jc->jobs[i]->runs[k];
-	return NULL;
+	size_t i = run_slot(jc, run_id);
+	return i < jc->nruns && jc->runs_by_id[i]->id == run_id
+		   ? jc->runs_by_id[i]
+		   : NULL;
+}
+
+static void run_index_remove(struct jobcore *jc, const struct run *r)
+{
+	size_t i = run_slot(jc, r->id);
+	if (i < jc->nruns && jc->runs_by_id[i] == r) {
+		memmove(&jc->runs_by_id[i], &jc->runs_by_id[i + 1],
+			(jc->nruns - i - 1) * sizeof(*jc->runs_by_id));
+		jc->nruns--;
+	}
 }
 
 static int grow(void **array, size_t *cap, size_t need, size_t elem)
@@ -86,14 +106,33 @@ static int grow(void **array, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Adds @r to the index by id; new runs have the largest id: appended. */
+static int run_index_add(struct jobcore *jc, struct run *r)
+{
+	int rc = grow((void **)&jc->runs_by_id, &jc->runs_cap, jc->nruns + 1,
+		      sizeof(*jc->runs_by_id));
+	if (rc)
+		return rc;
+	size_t i = run_slot(jc, r->id);
+	memmove(&jc->runs_by_id[i + 1], &jc->runs_by_id[i],
+		(jc->nruns - i) * sizeof(*jc->runs_by_id));
+	jc->runs_by_id[i] = r;
+	jc->nruns++;
+	return 0;
+}
+
 int job_add_run(struct jobcore *jc, struct job *j, struct run *r)
 {
 	int rc =
 	    grow((void **)&j->runs, &j->cap, j->nruns + 1, sizeof(*j->runs));
+	if (rc == 0)
+		rc = run_index_add(jc, r);
 	if (rc)
 		return rc;
-	if (!state_is_terminal(r->state) && job_active_add(jc, r))
+	if (!state_is_terminal(r->state) && job_active_add(jc, r)) {
+		run_index_remove(jc, r);
 		return -ENOMEM;
+	}
 	r->job = j;
 	j->runs[j->nruns++] = r;
 	return 0;
@@ -123,6 +162,8 @@ int job_insert(struct jobcore *jc, struct job *j)
 
 void job_unlink(struct jobcore *jc, struct job *j)
 {
+	for (size_t k = 0; k < j->nruns; k++)
+		run_index_remove(jc, j->runs[k]);
 	for (size_t i = 0; i < jc->njobs; i++) {
 		if (jc->jobs[i] == j) {
 			memmove(&jc->jobs[i], &jc->jobs[i + 1],
@@ -431,6 +472,7 @@ void job_core_free(struct jobcore *jc)
 	for (size_t i = 0; i < jc->njobs; i++)
 		job_free(jc->jobs[i]);
 	free(jc->jobs);
+	free(jc->runs_by_id);
 	free(jc->active);
 	free(jc->fetch_queue);
 	free((char *)jc->settings.state_dir);

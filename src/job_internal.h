@@ -74,6 +74,8 @@ struct jobcore {
 	struct job_listener listener;
 	struct job **jobs; /* sorted by name */
 	size_t njobs, jobs_cap;
+	struct run **runs_by_id; /* every run, sorted by id */
+	size_t nruns, runs_cap;
 	struct run **active; /* runs not in a terminal state */
 	size_t nactive, active_cap;
 	struct run **fetch_queue; /* runs whose output is to be fetched */
