@@ -42,6 +42,8 @@ static const struct fuse_opt option_spec[] = {
  * callback, so the options come first and the rest rides behind them. */
 struct parse_ctx {
 	struct options opts;
+	char *first_nonopt; /* the mountpoint, or fstab's source before it */
+	int nonopts;
 	char *err;
 	size_t errlen;
 	int rc;
@@ -58,10 +60,27 @@ static int parse_seconds(const char *text, double *out)
 	return 0;
 }
 
+/*
+ * mount(8) runs a fuse.jobfs line of /etc/fstab as `jobfs SOURCE
+ * MOUNTPOINT -o ...`: of two plain arguments the first is the source,
+ * which jobfs does not need. The first one is held back until it is
+ * known which it is.
+ */
+static int keep_mountpoint(struct parse_ctx *ctx, const char *arg)
+{
+	if (++ctx->nonopts == 1) {
+		ctx->first_nonopt = strdup(arg);
+		return ctx->first_nonopt ? 0 : -1;
+	}
+	return 1; /* the mountpoint (and a third one, for libfuse to refuse) */
+}
+
 static int option_key(void *data, const char *arg, int key,
 		      struct fuse_args *outargs)
 {
 	struct parse_ctx *ctx = data;
+	if (key == FUSE_OPT_KEY_NONOPT)
+		return keep_mountpoint(ctx, arg);
 	if (key != KEY_POLL && key != KEY_TTL)
 		return 1; /* keep for libfuse */
 	const char *value = strchr(arg, '=') + 1;
@@ -86,6 +105,9 @@ int options_parse(struct fuse_args *args, struct options *out, char *err,
 	    .errlen = errlen,
 	};
 	int rc = fuse_opt_parse(args, &ctx, option_spec, option_key);
+	if (rc == 0 && ctx.nonopts == 1)
+		rc = fuse_opt_add_arg(args, ctx.first_nonopt);
+	free(ctx.first_nonopt);
 	*out = ctx.opts;
 	if (rc != 0 && ctx.rc == 0)
 		snprintf(err, errlen, "cannot parse the options");
