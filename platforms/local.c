@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "program.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "local.h"
@@ -91,16 +92,6 @@ struct strv {
 	char **v;
 	size_t n;
 	size_t cap;
-};
-
-static const struct {
-	const char *ext;
-	const char *const argv[3];
-} local_interpreters[] = {
-    {".py", {"python3", NULL}},
-    {".sh", {"sh", NULL}},
-    {".jar", {"java", "-jar", NULL}},
-    {".R", {"Rscript", NULL}},
 };
 
 static struct local *local_from(struct platform *p)
@@ -217,17 +208,6 @@ static void strv_free(struct strv *s)
 	free(s->v);
 }
 
-static const char *const *interpreter_for(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	const char *ext = strrchr(base ? base + 1 : path, '.');
-	size_t n = sizeof(local_interpreters) / sizeof(local_interpreters[0]);
-	for (size_t i = 0; ext && i < n; i++)
-		if (strcmp(ext, local_interpreters[i].ext) == 0)
-			return local_interpreters[i].argv;
-	return NULL;
-}
-
 /* The job's environment: the daemon's, with run->env winning. */
 static int build_envp(const json_t *env, struct strv *out)
 {
@@ -274,18 +254,6 @@ static int build_argv(const struct local *l, const char *rundir,
 
 /* ---- validation ---- */
 
-static int check_args(const json_t *args, char *err, size_t errlen)
-{
-	bool ok = !args || json_is_array(args);
-	for (size_t i = 0; ok && i < json_array_size(args); i++)
-		ok = json_is_string(json_array_get(args, i));
-	if (!ok) {
-		snprintf(err, errlen, "\"args\" must be an array of strings");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int check_env(const json_t *env, char *err, size_t errlen)
 {
 	if (env && !json_is_object(env)) {
@@ -321,26 +289,6 @@ static int check_conf(const json_t *conf, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-static bool has_shebang(const char *path)
-{
-	char magic[2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool yes =
-	    read(fd, magic, 2) == 2 && magic[0] == '#' && magic[1] == '!';
-	close(fd);
-	return yes;
-}
-
-static bool is_outside(const char *rel)
-{
-	size_t len = strlen(rel);
-	return rel[0] == '/' || strcmp(rel, "..") == 0 ||
-	       strncmp(rel, "../", 3) == 0 || strstr(rel, "/../") ||
-	       (len >= 3 && strcmp(rel + len - 3, "/..") == 0);
-}
-
 static int resolve_in_bundle(const struct run_spec *run, struct local_entry *e,
 			     char *err, size_t errlen)
 {
@@ -351,7 +299,7 @@ static int resolve_in_bundle(const struct run_spec *run, struct local_entry *e,
 			 "no entry point\nset \"entry_point\" in the config");
 		return -EINVAL;
 	}
-	if (is_outside(ep)) {
+	if (program_is_outside(ep)) {
 		snprintf(err, errlen,
 			 "entry point \"%s\" is outside the bundle", ep);
 		return -EINVAL;
@@ -362,10 +310,10 @@ static int resolve_in_bundle(const struct run_spec *run, struct local_entry *e,
 			 ep);
 		return -EINVAL;
 	}
-	e->interp = interpreter_for(ep);
+	e->interp = program_interpreter(ep);
 	if (e->interp || (st.st_mode & 0111))
 		return 0;
-	e->needs_exec_bit = has_shebang(e->path);
+	e->needs_exec_bit = program_has_shebang(e->path);
 	if (e->needs_exec_bit)
 		return 0;
 	snprintf(err, errlen,
@@ -399,7 +347,7 @@ static int resolve_on_host(const struct run_spec *run, struct local_entry *e,
 		snprintf(err, errlen, "entry point \"%s\" not found", ep);
 		return -EINVAL;
 	}
-	e->interp = interpreter_for(ep);
+	e->interp = program_interpreter(ep);
 	if (e->interp || access(ep, X_OK) == 0)
 		return 0;
 	snprintf(err, errlen, "entry point \"%s\" is not executable", ep);
@@ -444,7 +392,7 @@ static int prepare(const struct run_spec *run, struct local_entry *e, char *err,
 		   size_t errlen)
 {
 	memset(e, 0, sizeof(*e));
-	int rc = check_args(run->args, err, errlen);
+	int rc = program_check_args(run->args, err, errlen);
 	if (rc == 0)
 		rc = check_env(run->env, err, errlen);
 	if (rc == 0)

@@ -1,6 +1,7 @@
 # One file per platform; platform.c's registry lists their ops tables.
 PLATFORM_SOURCES = \
 	%D%/platform_ops.h \
+	%D%/program.c %D%/program.h \
 	%D%/local.c %D%/local.h \
 	%D%/slurm.c %D%/slurm.h \
 	%D%/livy.c %D%/livy.h %D%/livy_wire.c %D%/livy_wire.h \

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "program.h"
 #include "fsutil.h"
 #include "http.h"
 #include "log.h"
@@ -100,16 +101,6 @@ static const char *const slurm_fields[] = {
 static const char *const slurm_conf_fields[] = {
     "partition",       "time_limit", "cpus_per_task",
     "memory_per_node", "nodes",	     NULL};
-
-static const struct {
-	const char *ext;
-	const char *const argv[3];
-} slurm_interpreters[] = {
-    {".py", {"python3", NULL}},
-    {".sh", {"sh", NULL}},
-    {".jar", {"java", "-jar", NULL}},
-    {".R", {"Rscript", NULL}},
-};
 
 /*
  * Slurm's state names, flags first: in v0.0.38 a set flag is reported
@@ -949,18 +940,6 @@ static int job_status(struct slurm *s, struct call *c, const json_t *job,
 
 /* ---- validation ---- */
 
-static int check_args(const json_t *args, char *err, size_t errlen)
-{
-	bool ok = !args || json_is_array(args);
-	for (size_t i = 0; ok && i < json_array_size(args); i++)
-		ok = json_is_string(json_array_get(args, i));
-	if (!ok) {
-		snprintf(err, errlen, "\"args\" must be an array of strings");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int check_env(const json_t *env, char *err, size_t errlen)
 {
 	const char *key;
@@ -1025,44 +1004,13 @@ static int check_conf(const json_t *conf, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *const *interpreter_for(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	const char *ext = strrchr(base ? base + 1 : path, '.');
-	size_t n = sizeof(slurm_interpreters) / sizeof(slurm_interpreters[0]);
-	for (size_t i = 0; ext && i < n; i++)
-		if (strcmp(ext, slurm_interpreters[i].ext) == 0)
-			return slurm_interpreters[i].argv;
-	return NULL;
-}
-
-static bool is_outside(const char *rel)
-{
-	size_t len = strlen(rel);
-	return rel[0] == '/' || strcmp(rel, "..") == 0 ||
-	       strncmp(rel, "../", 3) == 0 || strstr(rel, "/../") ||
-	       (len >= 3 && strcmp(rel + len - 3, "/..") == 0);
-}
-
-static bool has_shebang(const char *path)
-{
-	char magic[2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool yes =
-	    read(fd, magic, 2) == 2 && magic[0] == '#' && magic[1] == '!';
-	close(fd);
-	return yes;
-}
-
 static int resolve_in_bundle(const struct run_spec *run, struct slurm_entry *e,
 			     char *err, size_t errlen)
 {
 	const char *ep = run->entry_point;
 	char file[PATH_MAX];
 	struct stat st;
-	if (is_outside(ep)) {
+	if (program_is_outside(ep)) {
 		snprintf(err, errlen,
 			 "entry point \"%s\" is outside the bundle", ep);
 		return -EINVAL;
@@ -1074,9 +1022,9 @@ static int resolve_in_bundle(const struct run_spec *run, struct slurm_entry *e,
 			 ep);
 		return -EINVAL;
 	}
-	e->interp = interpreter_for(ep);
+	e->interp = program_interpreter(ep);
 	e->needs_exec_bit =
-	    !e->interp && !(st.st_mode & 0111) && has_shebang(file);
+	    !e->interp && !(st.st_mode & 0111) && program_has_shebang(file);
 	if (!e->interp && !(st.st_mode & 0111) && !e->needs_exec_bit) {
 		snprintf(err, errlen,
 			 "don't know how to run \"%s\"\nuse .py, .sh, .jar, "
@@ -1102,7 +1050,7 @@ static int resolve_on_cluster(const struct run_spec *run, struct slurm_entry *e,
 			 ep);
 		return -EINVAL;
 	}
-	e->interp = interpreter_for(ep);
+	e->interp = program_interpreter(ep);
 	int n = snprintf(e->path, sizeof(e->path), "%s", ep);
 	return n < 0 || (size_t)n >= sizeof(e->path) ? -ENAMETOOLONG : 0;
 }
@@ -1121,7 +1069,7 @@ static int prepare(const struct run_spec *run, struct slurm_entry *e, char *err,
 		   size_t errlen)
 {
 	memset(e, 0, sizeof(*e));
-	int rc = check_args(run->args, err, errlen);
+	int rc = program_check_args(run->args, err, errlen);
 	if (rc == 0)
 		rc = check_env(run->env, err, errlen);
 	if (rc == 0)
