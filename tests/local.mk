@@ -66,4 +66,5 @@ TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/emulator.h \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
-	tests/emulators/spark.py tests/emulators/livy.py
+	tests/emulators/spark.py tests/emulators/livy.py \
+	tests/emulators/emulator.py

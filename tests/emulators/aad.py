@@ -27,7 +27,9 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from emulator import serve
 
 
 class State:
@@ -169,15 +171,6 @@ class Handler(BaseHTTPRequestHandler):
                      "ext_expires_in": expires_in, "access_token": token}
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
@@ -187,12 +180,7 @@ def main():
     parser.add_argument("--expires-in", type=int, default=3599)
     args = parser.parse_args()
     Handler.state = State(args)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(server.server_address[1], flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(Handler, args.port)
 
 
 if __name__ == "__main__":

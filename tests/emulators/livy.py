@@ -50,8 +50,10 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from emulator import serve
 
 SYNAPSE_RE = re.compile(
     r"^/livyApi/versions/(?P<version>[^/]+)/sparkPools/(?P<pool>[^/]+)"
@@ -636,15 +638,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {"msg": "no such control endpoint"})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
@@ -675,13 +668,8 @@ def main():
     opts = ap.parse_args()
     if opts.queued is None:
         opts.queued = 0.3 if opts.variant == "synapse" else 0.0
-    server = Server(("127.0.0.1", opts.port), Handler)
-    server.emu = Emulator(opts)
-    print(server.server_address[1], flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    emu = Emulator(opts)
+    serve(Handler, opts.port, lambda server: setattr(server, "emu", emu))
 
 
 if __name__ == "__main__":
