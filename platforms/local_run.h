@@ -1,0 +1,36 @@
+/*
+ * What local.c (the platform, in the daemon) and local_supervisor.c (the
+ * per-run supervisor, a process of its own) share: the run directory's
+ * files and limits. Internal to the local platform.
+ */
+#ifndef JOBFS_LOCAL_RUN_H
+#define JOBFS_LOCAL_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LOCAL_DRAIN_IDLE  1.0  /* after the job exits: quiet pipes end it */
+#define LOCAL_DRAIN_MAX	  10.0 /* ... and a chatty background process too */
+#define LOCAL_LASTERR_MAX 200
+#define LOCAL_SMALL_FILE  4096
+
+/* DIR/NAME into @buf: -ENAMETOOLONG when it does not fit. */
+int local_path_join(char *buf, size_t len, const char *dir, const char *name);
+
+bool local_has_file(const char *dir, const char *name);
+
+/* Writes DIR/NAME atomically (fsutil_write_atomic). */
+int local_write_run_file(const char *dir, const char *name, const char *text);
+
+/* State and start time of a process; @pid 0 is this process. */
+int local_proc_stat(pid_t pid, char *state_out, unsigned long long *start_out);
+
+/*
+ * The supervisor: `jobfs --platform-helper local RUNDIR GRACE OUTPUT_DIR
+ * -- PROGRAM [ARG...]`. Runs the job, tees its output, forwards a cancel
+ * and records the exit status in RUNDIR/exit. Returns the exit status.
+ */
+int local_supervise(int argc, char **argv);
+
+#endif
