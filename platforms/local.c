@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "program.h"
 #include "clock.h"
 #include "fsutil.h"
@@ -1057,12 +1058,6 @@ static int local_status(struct platform *p, struct call *c,
 	return out->error ? 0 : -ENOMEM;
 }
 
-static int ended_error(struct call *c)
-{
-	snprintf(c->err, sizeof(c->err), "run already ended");
-	return -EINVAL;
-}
-
 /*
  * The reason is written before the signal, and before a second look at a
  * missing pid file: the supervisor writes its pid file before it checks
@@ -1080,7 +1075,7 @@ static int local_cancel(struct platform *p, struct call *c,
 	enum supervisor_state sup = supervisor_state(rundir, &pid);
 	if (local_has_file(rundir, "exit") || sup == SUPERVISOR_GONE ||
 	    (sup == SUPERVISOR_MISSING && !is_young(rundir)))
-		return ended_error(c);
+		return message_call_fail(c, -EINVAL, "run already ended");
 	rc =
 	    local_write_run_file(rundir, "cancel_reason", reason ? reason : "");
 	if (rc < 0) {
@@ -1095,7 +1090,7 @@ static int local_cancel(struct platform *p, struct call *c,
 	if (kill(pid, SIGTERM) == 0)
 		return 0;
 	if (errno == ESRCH)
-		return ended_error(c);
+		return message_call_fail(c, -EINVAL, "run already ended");
 	rc = -errno;
 	snprintf(c->err, sizeof(c->err), "cannot cancel run \"%s\": %s",
 		 remote_id, strerror(-rc));

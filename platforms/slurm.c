@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "program.h"
 #include "fsutil.h"
 #include "http.h"
@@ -1548,12 +1549,6 @@ static int slurm_fetch(struct platform *p, struct call *c,
 
 /* ---- cancel, health ---- */
 
-static int already_ended(struct call *c)
-{
-	snprintf(c->err, sizeof(c->err), "run already ended");
-	return -EINVAL;
-}
-
 static int slurm_cancel(struct platform *p, struct call *c,
 			const char *remote_id, const char *reason)
 {
@@ -1576,14 +1571,14 @@ static int slurm_cancel(struct platform *p, struct call *c,
 				     sizeof(st.platform_state));
 	reply_release(&r);
 	if (rc == -ENOENT || (rc == 0 && state_is_terminal(st.state)))
-		return already_ended(c);
+		return message_call_fail(c, -EINVAL, "run already ended");
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/job/%lld", id);
 	rc = slurm_call(s, c, "DELETE", path, NULL, true, &r);
 	if (rc && (r.code == SLURM_ERR_INVALID_JOB_ID ||
 		   r.code == SLURM_ERR_ALREADY_DONE))
-		rc = already_ended(c);
+		rc = message_call_fail(c, -EINVAL, "run already ended");
 	reply_release(&r);
 	if (rc == 0)
 		log_info("slurm \"%s\": cancelled job %lld: %s", s->name, id,
