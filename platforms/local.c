@@ -12,6 +12,10 @@
  *   lasterr        the job's last stderr line, for the error message
  *   cancel_reason  written by cancel; a supervisor that has not started
  *                  the job yet does not start it
+ *   attempt        the attempt number, written by submit
+ *   spawn.lock     flock()ed by submit and then by the supervisor: after
+ *                  a crash it tells whether a supervisor ever started
+ *                  (local_spawn.c)
  *
  * The supervisor is detached from the daemon (double fork, own session),
  * so a run survives a crash or restart of the daemon: it starts the job in
@@ -724,71 +728,10 @@ static int make_work_dir(const struct run_spec *run,
 	return rc;
 }
 
-/* Reports errno @rc to the daemon through @errfd and exits. */
-static _Noreturn void spawn_fail(int errfd, int rc)
-{
-	ssize_t ignored = write(errfd, &rc, sizeof(rc));
-	(void)ignored;
-	_exit(127);
-}
-
-/*
- * The forked child of a multi-threaded daemon: async-signal-safe calls
- * only. Forks the supervisor and exits, so that init adopts it.
- */
-static _Noreturn void spawn_child(int errfd, char *const argv[],
-				  char *const envp[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		spawn_fail(errfd, errno);
-	if (pid > 0)
-		_exit(0);
-	sigset_t none;
-	sigemptyset(&none);
-	int null = open("/dev/null", O_RDWR);
-	if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 ||
-	    dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-	    sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		spawn_fail(errfd, errno);
-	/* No daemon fd may outlive it in the supervisor (/dev/fuse!). */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		for (int fd = 3; fd < 65536; fd++)
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-	execve("/proc/self/exe", argv, envp);
-	spawn_fail(errfd, errno);
-}
-
-/* Starts the supervisor; returns once it runs (exec succeeded). */
-static int spawn_supervisor(char *const argv[], char *const envp[])
-{
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid == 0)
-		spawn_child(pfd[1], argv, envp);
-	int rc = pid < 0 ? -errno : 0;
-	close(pfd[1]);
-	int child_errno = 0;
-	ssize_t n = 0;
-	if (pid > 0) {
-		/* EOF once both children are gone or exec'd. */
-		do
-			n = read(pfd[0], &child_errno, sizeof(child_errno));
-		while (n < 0 && errno == EINTR);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	close(pfd[0]);
-	if (rc == 0 && n == (ssize_t)sizeof(child_errno))
-		rc = -child_errno;
-	return rc;
-}
-
 static int start_supervisor(const struct local *l, const struct run_spec *run,
 			    const struct local_entry *e, const char *rundir,
-			    const char *program, char *err, size_t errlen)
+			    const char *program, int lock_fd, char *err,
+			    size_t errlen)
 {
 	struct strv argv = {0}, envp = {0};
 	char *output_dir = NULL;
@@ -802,7 +745,7 @@ static int start_supervisor(const struct local *l, const struct run_spec *run,
 	if (rc == 0)
 		rc = build_envp(run->env, &envp);
 	if (rc == 0)
-		rc = spawn_supervisor(argv.v, envp.v);
+		rc = local_spawn(argv.v, envp.v, lock_fd);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot start run \"%s\": %s",
 			 run->run_key, strerror(-rc));
@@ -847,15 +790,19 @@ static int local_submit(struct platform *p, struct call *c,
 	}
 	char *remote_id = strdup(id), attempt[16];
 	int wd = watch_run(l, id, rundir); /* before the pid file can exist */
+	int lock_fd = -1;
 	snprintf(attempt, sizeof(attempt), "%d\n", run->attempt);
-	rc = remote_id ? local_write_run_file(rundir, "attempt", attempt)
-		       : -ENOMEM;
+	rc = remote_id ? local_spawn_lock(rundir, &lock_fd) : -ENOMEM;
+	if (rc == 0)
+		rc = local_write_run_file(rundir, "attempt", attempt);
 	if (rc == 0)
 		rc = make_work_dir(run, &e, rundir, program, sizeof(program),
 				   c->err, sizeof(c->err));
 	if (rc == 0)
-		rc = start_supervisor(l, run, &e, rundir, program, c->err,
-				      sizeof(c->err));
+		rc = start_supervisor(l, run, &e, rundir, program, lock_fd,
+				      c->err, sizeof(c->err));
+	if (lock_fd >= 0)
+		close(lock_fd); /* the supervisor holds it now, if it runs */
 	if (rc < 0) {
 		if (wd >= 0)
 			free(unwatch(l, wd, true, false));
@@ -877,8 +824,23 @@ static int parse_attempt(const char *text)
 }
 
 /*
+ * A run dir that records the attempt: adopted (its id into @found) when a
+ * supervisor was started in it; removed when none ever was, since then the
+ * job never ran and submitting it again is safe.
+ */
+static void adopt_or_drop(const char *rundir, const char *id, char *found,
+			  size_t len)
+{
+	if (local_spawn_probe(rundir) == LOCAL_SPAWN_NEVER)
+		fsutil_rm_rf(rundir);
+	else
+		snprintf(found, len, "%s", id);
+}
+
+/*
  * The run dir an interrupted submit of this attempt made, if any: the
- * same names make_run_dir() tries, the last one that records the attempt.
+ * same names make_run_dir() tries, the last one that records the attempt
+ * and where a supervisor was started.
  */
 static int local_find(struct platform *p, struct call *c,
 		      const struct run_spec *run, char **remote_id_out)
@@ -898,7 +860,7 @@ static int local_find(struct platform *p, struct call *c,
 			break;
 		if (read_run_file(rundir, "attempt", &attempt) == 0 &&
 		    parse_attempt(attempt) == run->attempt)
-			snprintf(found, sizeof(found), "%s", id);
+			adopt_or_drop(rundir, id, found, sizeof(found));
 		free(attempt);
 	}
 	if (!found[0]) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #define LOCAL_DRAIN_IDLE  1.0  /* after the job exits: quiet pipes end it */
@@ -25,6 +26,32 @@ int local_write_run_file(const char *dir, const char *name, const char *text);
 
 /* State and start time of a process; @pid 0 is this process. */
 int local_proc_stat(pid_t pid, char *state_out, unsigned long long *start_out);
+
+/*
+ * Creates and locks RUNDIR/spawn.lock; *@fd_out (close-on-exec) holds the
+ * lock until local_spawn() has handed it to the supervisor and the caller
+ * closes it. See local_spawn.c.
+ */
+int local_spawn_lock(const char *rundir, int *fd_out);
+
+/*
+ * Starts the supervisor (`/proc/self/exe` with @argv and @envp), detached,
+ * passing it @keep_fd (or none when -1) and no other descriptor. Returns
+ * once it runs (its exec succeeded).
+ */
+int local_spawn(char *const argv[], char *const envp[], int keep_fd);
+
+/* Marks every descriptor above stderr close-on-exec. */
+void local_cloexec_all(void);
+
+enum local_spawn_state {
+	LOCAL_SPAWN_STARTED, /* a supervisor runs or ran: the run exists */
+	LOCAL_SPAWN_NEVER,   /* none did and none will: safe to start again */
+	LOCAL_SPAWN_UNKNOWN, /* the lock cannot be looked at */
+};
+
+/* Whether a supervisor was ever started in @rundir (after a crash). */
+enum local_spawn_state local_spawn_probe(const char *rundir);
 
 /*
  * The supervisor: `jobfs --platform-helper local RUNDIR GRACE OUTPUT_DIR

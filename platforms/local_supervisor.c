@@ -345,6 +345,8 @@ int local_supervise(int argc, char **argv)
 			       .err_pipe = -1,
 			       .result_fd = -1,
 			       .log_fd = -1};
+	/* The spawn lock it inherited stays held here, never in the job. */
+	local_cloexec_all();
 	/* Keep no directory busy: every path here is absolute. */
 	int rc = chdir("/") < 0 ? -errno : sup_signals(&s);
 	if (rc == 0)

@@ -564,7 +564,10 @@ static int load_run(void *ctx, const struct store_run *sr)
 	 * out whether the platform got it.
 	 */
 	r->submit_started_at = sr->submit_started_at;
-	r->need_reconcile = r->submit_started_at > 0;
+	/* CANCELLING with no remote id: left so by a daemon that did not
+	 * record a submit's answer; only the platform can say what ran */
+	r->need_reconcile = r->submit_started_at > 0 ||
+			    (r->state == RUN_CANCELLING && !r->remote_id);
 	r->poked = r->remote_id != NULL;
 	r->need_submit = !r->need_reconcile && r->remote_id == NULL &&
 			 r->state == RUN_DEPLOYING;
@@ -593,6 +596,8 @@ int job_core_start(struct jobcore *jc, struct platforms *platforms)
 		rc = store_load(jc->store, NULL, load_run, &lc);
 	}
 	free(lc.by_id);
+	if (rc == 0)
+		job_recover(jc);
 	pthread_mutex_unlock(&jc->lock);
 	if (rc == 0 && jc->listener.kick)
 		jc->listener.kick(jc->listener.ctx);

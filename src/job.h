@@ -48,7 +48,10 @@ struct job_settings {
 int job_core_new(struct store *store, const struct job_settings *settings,
 		 const struct job_listener *listener, struct jobcore **out);
 
-/* Loads every job and run from the store and starts using @platforms. */
+/*
+ * Loads every job and run from the store, repairs what a killed daemon
+ * left in the state dir, and starts using @platforms.
+ */
 int job_core_start(struct jobcore *jc, struct platforms *platforms);
 void job_core_free(struct jobcore *jc);
 

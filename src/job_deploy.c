@@ -74,6 +74,28 @@ int job_check_config(struct jobcore *jc, const char *name, const char *text,
 	return rc;
 }
 
+/*
+ * Says in the staging dir what of new/ is about to move into it, before it
+ * moves, so that start-up recovery can give it back after a kill.
+ */
+static int deploy_note_origin(const struct deploy *d, char *err, size_t errlen)
+{
+	const char *kind = d->bundle.kind == BUNDLE_DIR	   ? "dir"
+			   : d->bundle.kind == BUNDLE_FILE ? "file"
+							   : NULL;
+	if (!kind)
+		return 0; /* nothing moves: an archive stays in new/ */
+	char path[4200], text[400];
+	snprintf(path, sizeof(path), "%s/%s", d->tmp_dir, DEPLOY_ORIGIN_FILE);
+	int n =
+	    snprintf(text, sizeof(text), "%s %s\n", kind, d->bundle.file_name);
+	int rc = fsutil_write_atomic(path, text, (size_t)n, 0600);
+	if (rc)
+		snprintf(err, errlen, "cannot stage the bundle: %s",
+			 strerror(-rc));
+	return rc;
+}
+
 /* Installs the bundle into a fresh temp dir and validates the entry. */
 static int deploy_stage(struct jobcore *jc, struct deploy *d,
 			const char *new_dir, char *err, size_t errlen)
@@ -91,7 +113,8 @@ static int deploy_stage(struct jobcore *jc, struct deploy *d,
 		return -errno;
 	}
 	snprintf(d->app_dir, sizeof(d->app_dir), "%s/app", d->tmp_dir);
-	if (d->bundle.kind != BUNDLE_NONE) {
+	rc = deploy_note_origin(d, err, errlen);
+	if (rc == 0 && d->bundle.kind != BUNDLE_NONE) {
 		rc = bundle_install(&d->bundle, d->app_dir,
 				    jc->settings.bundle_limit, err, errlen);
 		if (rc)
@@ -326,6 +349,18 @@ static void deploy_release(struct deploy *d, bool failed)
 		jobconf_release(&d->conf);
 }
 
+/* A committed version's bundle is its own: recovery must never move it. */
+static void deploy_forget_origin(struct jobcore *jc,
+				 const struct deploy_rows *rows)
+{
+	char *dir = NULL, path[4200];
+	if (job_version_dir(jc, rows->job.id, rows->job.version, &dir) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, DEPLOY_ORIGIN_FILE);
+	unlink(path);
+	free(dir);
+}
+
 /* Takes the committed config and bundle out of new/. */
 static void deploy_clear_staging(struct deploy *d, const char *new_dir)
 {
@@ -357,6 +392,7 @@ int job_deploy(struct jobcore *jc, const char *new_dir, const char *name,
 	if (rc == 0) {
 		d.tmp_dir[0] = '\0'; /* renamed to its final place */
 		deploy_clear_staging(&d, new_dir);
+		deploy_forget_origin(jc, &rows);
 		deploy_publish(jc, &d, &rows);
 		log_info("job \"%s\": deployed version %d", name,
 			 rows.job.version);

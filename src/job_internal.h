@@ -7,6 +7,28 @@
  * jc->persist, which is taken before jc->lock is released (lock order:
  * lock, then persist; never the other way), so the store sees changes in
  * the order memory did, without holding jc->lock across an fsync.
+ *
+ * Crash consistency. Every change that touches both the store and files
+ * has one commit point, the store's COMMIT; a daemon killed before it
+ * leaves nothing anyone can see (start-up recovery, job_recover.c, takes
+ * it away and gives a staged bundle back to new/), and every step after
+ * it is idempotent or repaired at start-up:
+ *  - deploy: bundle staged in tmp/deploy.* (with DEPLOY_ORIGIN_FILE
+ *    saying where in new/ it came from), then one transaction that inserts
+ *    the job, run and event rows, makes runs/ID and renames the staging
+ *    dir to jobs/ID/vN; after COMMIT, new/ is cleared. Ids are never
+ *    reused (AUTOINCREMENT), so a leftover can never be a later job's.
+ *  - redeploy: the same, vN+1 beside the committed versions.
+ *  - rerun: one transaction with the run and event rows and runs/ID.
+ *  - remove: the row's DELETE (cascading to runs and events) commits;
+ *    the files go after it, and recovery removes what a kill left.
+ *  - submit: submit_started_at is committed before the request goes out;
+ *    the answer (remote id, attempts) is committed after; a kill between
+ *    them makes the next daemon reconcile through the platform's find op
+ *    (job_submit.c), which must tell "never started" from "started".
+ *  - cancel: the request goes to the platform first, CANCELLING is
+ *    committed after it was accepted; a kill between them leaves the run
+ *    active and a new cancel finds it so, or already ended.
  */
 #ifndef JOBFS_JOB_INTERNAL_H
 #define JOBFS_JOB_INTERNAL_H
@@ -16,6 +38,9 @@
 #include "job.h"
 
 struct job;
+
+/* In a staged deploy dir: "dir NAME" or "file NAME", the bundle's origin */
+#define DEPLOY_ORIGIN_FILE "staged-from"
 
 struct run {
 	struct job *job;
@@ -116,6 +141,12 @@ void run_to_store(const struct run *r, struct store_run *out);
 void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	       const struct run_status *st, int rc, const char *err,
 	       const char *source);
+
+/*
+ * job_recover.c: repairs what a killed daemon left in the state dir.
+ * Called once, loaded and locked, before the mount exists.
+ */
+void job_recover(struct jobcore *jc);
 
 /* job_submit.c: submits (or reconciles) every run waiting for it. */
 void job_submit_pass(struct jobcore *jc);

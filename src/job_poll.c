@@ -402,7 +402,7 @@ static int cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
 		rc = 1;
 	}
 	struct batch b = {0};
-	if (rc == 0 && !r->remote_id && !r->submitting) {
+	if (rc == 0 && !r->remote_id && !r->submitting && !r->need_reconcile) {
 		/* never submitted: nothing to ask the platform */
 		run_move(jc, &b, r, RUN_CANCELLED, source, reason);
 		return batch_commit(jc, &b);

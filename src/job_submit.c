@@ -30,6 +30,7 @@ struct ticket {
 	int version;
 	int attempt;
 	bool reconcile;
+	bool cancelling; /* cancelled before the submit's fate was known */
 	char *job;
 	char *platform;
 	char *overrides;
@@ -43,6 +44,7 @@ enum submit_outcome {
 	UNKNOWN,    /* maybe sent: reconcile before any new submit */
 	UNKNOWABLE, /* maybe sent, and the platform cannot tell */
 	REJECTED,   /* the platform refused it: the run fails */
+	NOT_NEEDED, /* cancelled, and the platform never got it */
 };
 
 static void ticket_release(struct ticket *t)
@@ -61,6 +63,7 @@ static int ticket_fill(struct ticket *t, const struct run *r)
 	    .version = r->version,
 	    .attempt = r->attempts + 1,
 	    .reconcile = r->need_reconcile,
+	    .cancelling = r->state == RUN_CANCELLING,
 	    .job = strdup(r->job->name),
 	    .platform = strdup(r->platform),
 	    .overrides = job_strdup(r->overrides),
@@ -204,7 +207,9 @@ static enum submit_outcome submit_ticket(struct jobcore *jc,
 	int rc = spec_build(jc, t, &sp, &spec, err, errlen);
 	if (rc == 0 && t->reconcile)
 		out = reconcile(p, &spec, remote_id_out, err, errlen);
-	if (rc == 0 && (!t->reconcile || out == SUBMITTED)) {
+	if (rc == 0 && t->cancelling && (!t->reconcile || out == SUBMITTED))
+		out = NOT_NEEDED; /* nothing there to cancel: never send it */
+	else if (rc == 0 && (!t->reconcile || out == SUBMITTED)) {
 		rc = platform_submit(p, &spec, platform_timeout(p),
 				     remote_id_out, err, errlen);
 		out = rc == 0 ? SUBMITTED : failed_submit(rc);
@@ -255,11 +260,16 @@ static bool submit_done(struct jobcore *jc, struct batch *b,
 	r->need_submit = out == NOT_SENT;
 	if (out != UNKNOWN)
 		r->submit_started_at = 0;
-	batch_add_run(b, r);
 	if (out == NOT_SENT || out == UNKNOWN) {
+		batch_add_run(b, r);
 		log_warn("job \"%s\": submit did not complete (%s); trying "
 			 "again",
 			 t->job, err);
+		return false;
+	}
+	if (out == NOT_NEEDED) {
+		run_move(jc, b, r, RUN_CANCELLED, "submit",
+			 "cancelled before the platform got it");
 		return false;
 	}
 	r->attempts = t->attempt;
@@ -277,6 +287,9 @@ static bool submit_done(struct jobcore *jc, struct batch *b,
 			      err);
 	else
 		submit_failed(jc, b, r, RUN_FAILED, "submit failed", err);
+	/* last: the row must carry the remote id and attempts set above,
+	 * also when no state change wrote it (a run already CANCELLING) */
+	batch_add_run(b, r);
 	return r->state == RUN_CANCELLING && r->remote_id;
 }
 

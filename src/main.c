@@ -85,9 +85,6 @@ static int prepare_state_dir(struct jobfs *jfs)
 			jfs->opts.state_dir, strerror(-rc));
 		return rc;
 	}
-	snprintf(path, sizeof(path), "%s/tmp", jfs->opts.state_dir);
-	fsutil_rm_rf(path); /* half-staged deploys of a crashed daemon */
-	fsutil_mkdir_p(path, 0700);
 	return asprintf(&jfs->new_dir, "%s/new", jfs->opts.state_dir) < 0
 		   ? -ENOMEM
 		   : 0;

@@ -88,6 +88,47 @@ static const struct migration {
     {2, "-- set while a submit is in flight: a daemon that dies then leaves\n"
 	"-- it behind, and the next one reconciles before submitting again\n"
 	"ALTER TABLE runs ADD COLUMN submit_started_at REAL;\n"},
+    {3,
+     "-- ids are never used twice (AUTOINCREMENT): jobs/ID and runs/ID\n"
+     "-- name directories, and a removed job's leftovers must never\n"
+     "-- become a new job's. SQLite adds AUTOINCREMENT only by rebuilding\n"
+     "-- (foreign keys are off while migrations run).\n"
+     "CREATE TABLE jobs_v3 (\n"
+     "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+     "	name TEXT UNIQUE NOT NULL,\n"
+     "	platform TEXT NOT NULL,\n"
+     "	config TEXT NOT NULL,\n"
+     "	version INTEGER NOT NULL,\n"
+     "	created_at REAL,\n"
+     "	updated_at REAL\n"
+     ");\n"
+     "INSERT INTO jobs_v3 SELECT * FROM jobs;\n"
+     "DROP TABLE jobs;\n"
+     "ALTER TABLE jobs_v3 RENAME TO jobs;\n"
+     "CREATE TABLE runs_v3 (\n"
+     "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+     "	job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
+     "	number INTEGER NOT NULL,\n"
+     "	version INTEGER NOT NULL,\n"
+     "	platform TEXT NOT NULL,\n"
+     "	remote_id TEXT,\n"
+     "	state TEXT NOT NULL,\n"
+     "	platform_state TEXT,\n"
+     "	overrides TEXT,\n"
+     "	error TEXT,\n"
+     "	exit_code INTEGER,\n"
+     "	attempts INTEGER NOT NULL DEFAULT 0,\n"
+     "	submitted_at REAL,\n"
+     "	started_at REAL,\n"
+     "	ended_at REAL,\n"
+     "	updated_at REAL,\n"
+     "	submit_started_at REAL,\n"
+     "	UNIQUE (job_id, number)\n"
+     ");\n"
+     "INSERT INTO runs_v3 SELECT * FROM runs;\n"
+     "DROP TABLE runs;\n"
+     "ALTER TABLE runs_v3 RENAME TO runs;\n"
+     "CREATE INDEX runs_job_id ON runs (job_id);\n"},
 };
 
 enum stmt {
@@ -478,11 +519,17 @@ static int set_pragmas(struct store *s)
 	if (rc == 0)
 		rc = store_exec(s, "PRAGMA synchronous = FULL",
 				"set synchronous mode");
-	/* runs and events go with their job (ON DELETE CASCADE) */
-	if (rc == 0)
-		rc = store_exec(s, "PRAGMA foreign_keys = ON",
-				"enable foreign keys");
 	return rc;
+}
+
+/*
+ * Runs and events go with their job (ON DELETE CASCADE). Enabled only
+ * after the migrations: a table rebuild drops the old table, which with
+ * foreign keys on would cascade into its children.
+ */
+static int enable_foreign_keys(struct store *s)
+{
+	return store_exec(s, "PRAGMA foreign_keys = ON", "enable foreign keys");
 }
 
 /* Runs one migration step and records its version, atomically. */
@@ -567,6 +614,8 @@ int store_open(const char *path, struct store **out)
 		rc = set_pragmas(s);
 	if (rc == 0)
 		rc = migrate(s);
+	if (rc == 0)
+		rc = enable_foreign_keys(s);
 	if (rc == 0)
 		rc = prepare_all(s);
 	if (rc) {

@@ -442,7 +442,9 @@ START_TEST(migrates_version_1)
 	    "VALUES (1, 1, 1, 'local', 'RUNNING');"
 	    "PRAGMA user_version = 1;");
 	struct store *s = open_store();
-	assert_raw("PRAGMA user_version", "2");
+	char want[16];
+	snprintf(want, sizeof(want), "%d", STORE_SCHEMA_VERSION);
+	assert_raw("PRAGMA user_version", want);
 	struct loaded l = {0};
 	ck_assert_int_eq(store_load(s, on_job, on_run, &l), 0);
 	ck_assert_int_eq(l.nruns, 1);
@@ -452,8 +454,36 @@ START_TEST(migrates_version_1)
 	run.submit_started_at = 1700000000.25;
 	ck_assert_int_eq(store_run_update(s, &run), 0);
 	loaded_release(&l);
+	/* the rebuilt tables still cascade, and ids go on from the old */
+	struct store_job job = make_job("new");
+	ck_assert_int_eq(store_job_save(s, &job), 0);
+	ck_assert_int_eq(job.id, 2);
+	ck_assert_int_eq(store_job_delete(s, 1), 0);
 	store_close(s);
-	assert_raw("SELECT submit_started_at FROM runs", "1700000000.25");
+	assert_raw("SELECT count(*) FROM runs", "0");
+}
+END_TEST
+
+/*
+ * A removed job's or run's id is never given to a new one: jobs/ID and
+ * runs/ID name directories, and a leftover of the old must never become
+ * part of the new (schema 3).
+ */
+START_TEST(ids_never_reused)
+{
+	struct store *s = open_store();
+	struct store_job a = make_job("a"), b = make_job("b");
+	ck_assert_int_eq(store_job_save(s, &a), 0);
+	struct store_run run = make_run(a.id, 1);
+	ck_assert_int_eq(store_run_insert(s, &run), 0);
+	int64_t old_job = a.id, old_run = run.id;
+	ck_assert_int_eq(store_job_delete(s, a.id), 0);
+	ck_assert_int_eq(store_job_save(s, &b), 0);
+	struct store_run again = make_run(b.id, 1);
+	ck_assert_int_eq(store_run_insert(s, &again), 0);
+	ck_assert_int_gt(b.id, old_job);
+	ck_assert_int_gt(again.id, old_run);
+	store_close(s);
 }
 END_TEST
 
@@ -612,6 +642,7 @@ int main(void)
 	tcase_add_test(tc, constraints);
 	tcase_add_test(tc, reopen_keeps_data);
 	tcase_add_test(tc, migrates_version_1);
+	tcase_add_test(tc, ids_never_reused);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, unknown_state_is_eio);
 	tcase_add_test(tc, callback_stops_load);

@@ -55,6 +55,7 @@ MOUNT_TESTS = \
 	tests/fs/errors.test \
 	tests/fs/staging.test \
 	tests/fs/restart.test \
+	tests/fs/recovery.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
 	tests/fs/slurm.test \
