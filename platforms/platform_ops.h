@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "call.h"
 #include "state.h"
 
 enum platform_caps {
@@ -60,13 +61,6 @@ struct platform_env {
 	 */
 	void (*changed)(void *ctx, const char *remote_id);
 	void *changed_ctx;
-};
-
-/* Per-call context. */
-struct call {
-	double deadline; /* CLOCK_MONOTONIC seconds; give up after it */
-	char err[256];	 /* one-line reason of a failure, filled by the op */
-	int retries;	 /* requests repeated during the call (http.c) */
 };
 
 /* Everything needed to start one attempt of a run. All borrowed. */

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "call.h"
 #include "http.h"
 
 struct aad;

@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "platform_ops.h"
+#include "call.h"
 
 struct artifact_store;
 

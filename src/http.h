@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "platform_ops.h"
+#include "call.h"
 
 struct http;
 

@@ -4,7 +4,7 @@ src_libjobfs_a_SOURCES = \
 	%D%/state.c %D%/state.h \
 	%D%/log.c %D%/log.h \
 	%D%/clock.c %D%/clock.h \
-	%D%/message.c %D%/message.h \
+	%D%/message.c %D%/message.h %D%/call.h \
 	%D%/fsutil.c %D%/fsutil.h \
 	%D%/jobconf.c %D%/jobconf.h \
 	%D%/config.c %D%/config.h \

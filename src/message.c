@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "call.h"
 #include "message.h"
 
 int message_fail(char *err, size_t errlen, int rc, const char *fmt, ...)

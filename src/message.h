@@ -8,15 +8,11 @@
 
 #include <stddef.h>
 
-#include "platform_ops.h"
-
 /* Formats the reason into @err (when not NULL) and returns @rc. */
 int message_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The same into a platform call's error buffer. */
-int message_call_fail(struct call *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* message_call_fail(), the same into a call's buffer, is in call.h. */
 
 /*
  * @s made fit for a one-line message: control characters (forged lines)
