@@ -18,21 +18,6 @@
 #include "jobconf.h"
 #include "log.h"
 
-/* How soon a run waiting for a confirmation (a cancel) is asked again. */
-#define RECHECK_S 1.0
-
-struct batch_event {
-	int64_t run_id;
-	struct store_event ev;
-	char *old_state, *new_state, *source, *message;
-};
-
-struct batch_change {
-	char *job;
-	int64_t run_id;
-	enum run_state state;
-};
-
 /* --- model ------------------------------------------------------------ */
 
 static int compare_job_name(const void *key, const void *elem)
@@ -91,7 +76,7 @@ static void run_index_remove(struct jobcore *jc, const struct run *r)
 	}
 }
 
-static int grow(void **array, size_t *cap, size_t need, size_t elem)
+int job_grow(void **array, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return 0;
@@ -109,8 +94,8 @@ static int grow(void **array, size_t *cap, size_t need, size_t elem)
 /* Adds @r to the index by id; new runs have the largest id: appended. */
 static int run_index_add(struct jobcore *jc, struct run *r)
 {
-	int rc = grow((void **)&jc->runs_by_id, &jc->runs_cap, jc->nruns + 1,
-		      sizeof(*jc->runs_by_id));
+	int rc = job_grow((void **)&jc->runs_by_id, &jc->runs_cap,
+			  jc->nruns + 1, sizeof(*jc->runs_by_id));
 	if (rc)
 		return rc;
 	size_t i = run_slot(jc, r->id);
@@ -123,8 +108,8 @@ static int run_index_add(struct jobcore *jc, struct run *r)
 
 int job_add_run(struct jobcore *jc, struct job *j, struct run *r)
 {
-	int rc =
-	    grow((void **)&j->runs, &j->cap, j->nruns + 1, sizeof(*j->runs));
+	int rc = job_grow((void **)&j->runs, &j->cap, j->nruns + 1,
+			  sizeof(*j->runs));
 	if (rc == 0)
 		rc = run_index_add(jc, r);
 	if (rc)
@@ -141,8 +126,8 @@ int job_add_run(struct jobcore *jc, struct job *j, struct run *r)
 /* Inserts @j at its place in the sorted array. */
 int job_insert(struct jobcore *jc, struct job *j)
 {
-	int rc = grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
-		      sizeof(*jc->jobs));
+	int rc = job_grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
+			  sizeof(*jc->jobs));
 	if (rc)
 		return rc;
 	size_t lo = 0, hi = jc->njobs;
@@ -176,8 +161,8 @@ void job_unlink(struct jobcore *jc, struct job *j)
 
 int job_active_add(struct jobcore *jc, struct run *r)
 {
-	int rc = grow((void **)&jc->active, &jc->active_cap, jc->nactive + 1,
-		      sizeof(*jc->active));
+	int rc = job_grow((void **)&jc->active, &jc->active_cap,
+			  jc->nactive + 1, sizeof(*jc->active));
 	if (rc)
 		return rc;
 	jc->active[jc->nactive++] = r;
@@ -186,8 +171,8 @@ int job_active_add(struct jobcore *jc, struct run *r)
 
 int job_fetch_queue_add(struct jobcore *jc, struct run *r)
 {
-	int rc = grow((void **)&jc->fetch_queue, &jc->fetch_cap, jc->nfetch + 1,
-		      sizeof(*jc->fetch_queue));
+	int rc = job_grow((void **)&jc->fetch_queue, &jc->fetch_cap,
+			  jc->nfetch + 1, sizeof(*jc->fetch_queue));
 	if (rc == 0)
 		jc->fetch_queue[jc->nfetch++] = r;
 	return rc;
@@ -275,169 +260,10 @@ int run_set_string(char **field, const char *value)
 	return 0;
 }
 
-void run_to_store(const struct run *r, struct store_run *out)
-{
-	*out = (struct store_run){
-	    .id = r->id,
-	    .job_id = r->job ? r->job->id : 0,
-	    .number = r->number,
-	    .version = r->version,
-	    .platform = r->platform,
-	    .remote_id = r->remote_id,
-	    .state = r->state,
-	    .platform_state = r->platform_state,
-	    .overrides = r->overrides,
-	    .error = r->error,
-	    .exit_code = r->exit_code,
-	    .attempts = r->attempts,
-	    .submitted_at = r->submitted_at,
-	    .started_at = r->started_at,
-	    .ended_at = r->ended_at,
-	    .updated_at = r->updated_at,
-	    .submit_started_at = r->submit_started_at,
-	};
-}
-
-/* --- batches ------------------------------------------------------------ */
-
 /* strdup() that passes NULL through. */
 char *job_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-void batch_add_run(struct batch *b, const struct run *r)
-{
-	for (size_t i = 0; i < b->nruns; i++) {
-		if (b->runs[i].id == r->id) {
-			store_run_release(&b->runs[i]);
-			b->nruns--;
-			b->runs[i] = b->runs[b->nruns];
-			break;
-		}
-	}
-	if (grow((void **)&b->runs, &b->runs_cap, b->nruns + 1,
-		 sizeof(*b->runs)))
-		return;
-	struct store_run *copy = &b->runs[b->nruns++];
-	run_to_store(r, copy);
-	copy->platform = job_strdup(r->platform);
-	copy->remote_id = job_strdup(r->remote_id);
-	copy->platform_state = job_strdup(r->platform_state);
-	copy->overrides = job_strdup(r->overrides);
-	copy->error = job_strdup(r->error);
-}
-
-void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
-		     enum run_state new_state, const char *source,
-		     const char *message)
-{
-	if (grow((void **)&b->events, &b->events_cap, b->nevents + 1,
-		 sizeof(*b->events)))
-		return;
-	struct batch_event *e = &b->events[b->nevents++];
-	e->run_id = r->id;
-	e->old_state =
-	    strdup(old == RUN_STATE_COUNT ? "NONE" : state_name(old));
-	e->new_state = strdup(state_name(new_state));
-	e->source = strdup(source);
-	e->message = strdup(message ? message : "");
-	e->ev = (struct store_event){
-	    .time = clock_wall(),
-	    .run_number = r->number,
-	    .old_state = e->old_state,
-	    .new_state = e->new_state,
-	    .source = e->source,
-	    .message = e->message,
-	};
-}
-
-static void batch_add_change(struct batch *b, const struct run *r)
-{
-	if (grow((void **)&b->changes, &b->changes_cap, b->nchanges + 1,
-		 sizeof(*b->changes)))
-		return;
-	b->changes[b->nchanges++] = (struct batch_change){
-	    .job = strdup(r->job->name),
-	    .run_id = r->id,
-	    .state = r->state,
-	};
-}
-
-void run_move(struct jobcore *jc, struct batch *b, struct run *r,
-	      enum run_state to, const char *source, const char *message)
-{
-	enum run_state old = r->state;
-	double now = clock_wall();
-	r->state = to;
-	r->generation++;
-	r->updated_at = now;
-	if (to == RUN_RUNNING && r->started_at == 0)
-		r->started_at = now;
-	if (state_is_terminal(to)) {
-		if (r->ended_at == 0)
-			r->ended_at = now;
-		r->need_submit = false;
-		job_active_remove(jc, r);
-	}
-	batch_add_event(b, r, old, to, source, message);
-	batch_add_run(b, r);
-	batch_add_change(b, r);
-}
-
-static int batch_write(struct jobcore *jc, struct batch *b)
-{
-	if (b->nruns == 0 && b->nevents == 0)
-		return 0;
-	int rc = store_begin(jc->store);
-	for (size_t i = 0; rc == 0 && i < b->nruns; i++)
-		rc = store_run_update(jc->store, &b->runs[i]);
-	for (size_t i = 0; rc == 0 && i < b->nevents; i++)
-		rc = store_event_insert(jc->store, b->events[i].run_id,
-					&b->events[i].ev);
-	if (rc) {
-		store_rollback(jc->store);
-		log_error("cannot record run states: %s", strerror(-rc));
-		return rc;
-	}
-	return store_commit(jc->store);
-}
-
-static void batch_release(struct batch *b)
-{
-	for (size_t i = 0; i < b->nruns; i++)
-		store_run_release(&b->runs[i]);
-	for (size_t i = 0; i < b->nevents; i++) {
-		free(b->events[i].old_state);
-		free(b->events[i].new_state);
-		free(b->events[i].source);
-		free(b->events[i].message);
-	}
-	for (size_t i = 0; i < b->nchanges; i++)
-		free(b->changes[i].job);
-	free(b->runs);
-	free(b->events);
-	free(b->changes);
-	memset(b, 0, sizeof(*b));
-}
-
-int batch_commit(struct jobcore *jc, struct batch *b)
-{
-	pthread_mutex_lock(&jc->persist);
-	pthread_mutex_unlock(&jc->lock);
-	int rc = batch_write(jc, b);
-	pthread_mutex_unlock(&jc->persist);
-	const struct job_listener *l = &jc->listener;
-	for (size_t i = 0; i < b->nchanges; i++)
-		if (l->changed)
-			l->changed(l->ctx, b->changes[i].job,
-				   b->changes[i].run_id, b->changes[i].state);
-	if (b->kick && l->kick)
-		l->kick(l->ctx);
-	if (b->recheck && l->kick_in)
-		l->kick_in(l->ctx, RECHECK_S);
-	batch_release(b);
-	return rc;
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -508,8 +334,8 @@ static int load_job(void *ctx, const struct store_job *sj)
 	struct jobcore *jc = lc->jc;
 	/* the store walks jobs in name order, so appending keeps the sort */
 	if (!j->name || !j->platform || !j->config ||
-	    grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
-		 sizeof(*jc->jobs))) {
+	    job_grow((void **)&jc->jobs, &jc->jobs_cap, jc->njobs + 1,
+		     sizeof(*jc->jobs))) {
 		job_free(j);
 		return -ENOMEM;
 	}
@@ -524,18 +350,18 @@ static int compare_job_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static struct job *load_find_job(struct load_ctx *lc, int64_t id)
+struct job *job_find_id(struct job *const *by_id, size_t n, int64_t id)
 {
 	struct job key = {.id = id}, *keyp = &key;
-	struct job **found = bsearch(&keyp, lc->by_id, lc->n,
-				     sizeof(*lc->by_id), compare_job_id);
+	struct job *const *found =
+	    bsearch(&keyp, by_id, n, sizeof(*by_id), compare_job_id);
 	return found ? *found : NULL;
 }
 
 static int load_run(void *ctx, const struct store_run *sr)
 {
 	struct load_ctx *lc = ctx;
-	struct job *j = load_find_job(lc, sr->job_id);
+	struct job *j = job_find_id(lc->by_id, lc->n, sr->job_id);
 	if (!j)
 		return 0;
 	struct run *r = calloc(1, sizeof(*r));
@@ -595,9 +421,9 @@ int job_core_start(struct jobcore *jc, struct platforms *platforms)
 		qsort(lc.by_id, lc.n, sizeof(*lc.by_id), compare_job_id);
 		rc = store_load(jc->store, NULL, load_run, &lc);
 	}
-	free(lc.by_id);
 	if (rc == 0)
-		job_recover(jc);
+		job_recover(jc, lc.by_id);
+	free(lc.by_id);
 	pthread_mutex_unlock(&jc->lock);
 	if (rc == 0 && jc->listener.kick)
 		jc->listener.kick(jc->listener.ctx);
@@ -768,7 +594,7 @@ static int append_event(void *ctx, const struct store_event *ev)
 	if (n < 0)
 		return -EIO;
 	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-	if (grow((void **)&ec->text, &ec->cap, ec->len + add + 1, 1))
+	if (job_grow((void **)&ec->text, &ec->cap, ec->len + add + 1, 1))
 		return -ENOMEM;
 	memcpy(ec->text + ec->len, line, add + 1);
 	ec->len += add;

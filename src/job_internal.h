@@ -1,7 +1,9 @@
 /*
- * The job core's private structures, shared by job.c (model, queries),
- * job_deploy.c (deploy, rerun, remove) and job_poll.c (submit, refresh,
- * cancel, timeouts). Nothing outside those files includes this.
+ * The job core's private structures, shared by its files: job.c (model,
+ * load, queries), job_deploy.c (deploy, rerun, remove), job_apply.c (the
+ * one writer of run state), job_read.c (what reads see), job_poll.c (the
+ * poller's passes), job_submit.c, job_cancel.c and job_recover.c. Nothing
+ * outside the core includes this.
  *
  * Locking: jc->lock guards every field below. Store writes are ordered by
  * jc->persist, which is taken before jc->lock is released (lock order:
@@ -119,7 +121,7 @@ struct batch {
 	bool recheck; /* look at poked runs again shortly */
 };
 
-/* job.c */
+/* job.c: the model */
 struct job *job_find(struct jobcore *jc, const char *name);
 struct run *job_find_run(struct job *j, int number);
 struct run *job_find_run_id(struct jobcore *jc, int64_t run_id);
@@ -135,27 +137,49 @@ int job_run_dir(struct jobcore *jc, int64_t run_id, char **path_out);
 void job_active_remove(struct jobcore *jc, struct run *r);
 int job_fetch_queue_add(struct jobcore *jc, struct run *r);
 int job_active_add(struct jobcore *jc, struct run *r);
-void run_to_store(const struct run *r, struct store_run *out);
+int run_set_string(char **field, const char *value);
+char *job_strdup(const char *s);
+/* The job with id @id in @by_id (@n jobs sorted by id), or NULL. */
+struct job *job_find_id(struct job *const *by_id, size_t n, int64_t id);
+/* Makes room for @need elements of @elem bytes in *@array. */
+int job_grow(void **array, size_t *cap, size_t need, size_t elem);
 
-/* job_poll.c: applies a platform's answer (or failure @rc) to @r. */
-void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
-	       const struct run_status *st, int rc, const char *err,
-	       const char *source);
-
-/*
- * job_recover.c: repairs what a killed daemon left in the state dir.
- * Called once, loaded and locked, before the mount exists.
- */
-void job_recover(struct jobcore *jc);
-
-/* job_submit.c: submits (or reconciles) every run waiting for it. */
-void job_submit_pass(struct jobcore *jc);
+/* job_apply.c: the one writer of run state */
 
 /* Moves @r to @to, recording the event, the row and the change. */
 void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 	      enum run_state to, const char *source, const char *message);
-int run_set_string(char **field, const char *value);
-char *job_strdup(const char *s);
+
+/* Applies a platform's answer (or failure @rc, reason @err) to @r. */
+void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
+	       const struct run_status *st, int rc, const char *err,
+	       const char *source);
+
+enum submit_outcome {
+	SUBMITTED,  /* the platform took it */
+	ADOPTED,    /* an interrupted submit had worked */
+	NOT_SENT,   /* certainly not sent: try again later */
+	UNKNOWN,    /* maybe sent: reconcile before any new submit */
+	UNKNOWABLE, /* maybe sent, and the platform cannot tell */
+	REJECTED,   /* the platform refused it: the run fails */
+	NOT_NEEDED, /* cancelled, and the platform never got it */
+};
+
+/*
+ * Records the outcome of attempt @attempt of @r's submit; takes
+ * @remote_id (SUBMITTED, ADOPTED). Returns true when the run was cancelled
+ * while the submit was in flight, so the new remote run must be cancelled
+ * too.
+ */
+bool run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
+		      enum submit_outcome out, int attempt, char *remote_id,
+		      const char *err);
+
+/* The platform accepted a cancel of @r: CANCELLING (@timeout_msg: the
+ * run then ends FAILED with it). */
+void run_apply_cancel_sent(struct jobcore *jc, struct batch *b, struct run *r,
+			   const char *source, const char *reason,
+			   const char *timeout_msg);
 
 void batch_add_run(struct batch *b, const struct run *r);
 void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
@@ -166,5 +190,23 @@ void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
  * one transaction, then tells the listeners.
  */
 int batch_commit(struct jobcore *jc, struct batch *b);
+
+/*
+ * job_recover.c: repairs what a killed daemon left in the state dir.
+ * Called once, loaded and locked, before the mount exists; @by_id is
+ * jc->jobs sorted by id.
+ */
+void job_recover(struct jobcore *jc, struct job *const *by_id);
+
+/* job_submit.c: submits (or reconciles) every run waiting for it. */
+void job_submit_pass(struct jobcore *jc);
+
+/*
+ * job_cancel.c: sends a cancel for run @run_id and moves it to CANCELLING.
+ * @timeout_msg non-NULL marks a timeout (the run then ends FAILED with it).
+ */
+int job_cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
+		   const char *source, const char *timeout_msg, char *err,
+		   size_t errlen);
 
 #endif

@@ -1,261 +1,19 @@
 /*
- * The job core's side that asks platforms about runs: refreshing states
- * (for the poller and for reads older than the ttl), cancelling, timeouts
- * and retries. Submitting is in job_submit.c.
+ * The poller's passes, one job_poll() per interval (or kick): submits
+ * (job_submit.c), a probe of each DOWN platform that is due, a refresh of
+ * the active runs of each platform in one batch call where it has one,
+ * the fetch of output that finished runs wait for, and timeouts.
  *
- * Every platform call is made without jc->lock. A run being refreshed is
- * marked `refreshing`; a reader that finds it so waits on jc->refreshed
- * (bounded) instead of asking again, which makes concurrent readers share
- * one request. A platform that does not answer in time leaves the cached
- * state in place, marked stale with the reason.
+ * Every platform call is made without jc->lock; the answers go to
+ * run_apply() (job_apply.c), which alone changes run state.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "job_internal.h"
 #include "log.h"
-
-/* --- applying a platform's answer ------------------------------------- */
-
-static bool has_retry_left(struct run *r)
-{
-	job_load_limits(r->job);
-	return r->attempts < r->job->retries + 1;
-}
-
-static void run_retry(struct batch *b, struct run *r,
-		      const struct run_status *st)
-{
-	char msg[512];
-	snprintf(msg, sizeof(msg), "attempt %d failed: %s; retrying",
-		 r->attempts, st->error ? st->error : "failed");
-	batch_add_event(b, r, r->state, r->state, "retry", msg);
-	r->need_submit = true;
-	b->kick = true;
-}
-
-/* Copies what the platform said besides the state. */
-static void run_take_details(struct batch *b, struct run *r,
-			     const struct run_status *st)
-{
-	bool changed = false;
-	if (st->platform_state[0] &&
-	    (!r->platform_state ||
-	     strcmp(r->platform_state, st->platform_state) != 0)) {
-		run_set_string(&r->platform_state, st->platform_state);
-		changed = true;
-	}
-	if (st->started_at > 0 && r->started_at == 0) {
-		r->started_at = st->started_at;
-		changed = true;
-	}
-	if (changed)
-		batch_add_run(b, r);
-}
-
-static void run_take_end(struct run *r, const struct run_status *st)
-{
-	if (st->ended_at > 0)
-		r->ended_at = st->ended_at;
-	r->exit_code = st->exit_code;
-}
-
-/*
- * Queues @r for a fetch of its output (platforms whose output does not
- * land in the run's directory by itself; for others the fetch is a no-op).
- */
-static void want_output(struct jobcore *jc, struct run *r)
-{
-	if (r->need_fetch || !r->remote_id || job_fetch_queue_add(jc, r) != 0)
-		return;
-	r->need_fetch = true;
-}
-
-/*
- * Holds a final answer back until the run's output has been fetched, so
- * that `cat NAME/wait; cat NAME/result` never sees the end without the
- * output. Returns whether it did; fetch_pass() applies it afterwards.
- */
-static bool hold_end(struct jobcore *jc, struct batch *b, struct run *r,
-		     const struct run_status *st, const char *source)
-{
-	struct platform *p = platforms_get(jc->platforms, r->platform);
-	if (!p || !platform_fetches_output(p) || !r->remote_id ||
-	    r->output_final || r->pending_end)
-		return r->pending_end != NULL;
-	r->pending_end = malloc(sizeof(*r->pending_end));
-	if (!r->pending_end)
-		return false;
-	*r->pending_end = *st;
-	r->pending_end->error = st->error ? strdup(st->error) : NULL;
-	r->pending_source = source;
-	r->need_fetch = false; /* queue it even if a log fetch is queued */
-	want_output(jc, r);
-	b->kick = true;
-	return true;
-}
-
-/*
- * Applies a status answer to @r. A timeout cancel ends FAILED with the
- * timeout as its error (r->error was set when the cancel was sent).
- */
-void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
-	       const struct run_status *st, int rc, const char *err,
-	       const char *source)
-{
-	if (rc == -ENOENT && r->remote_id) {
-		run_set_string(&r->error,
-			       "the platform no longer knows the run");
-		run_move(jc, b, r, RUN_LOST, source, r->error);
-		return;
-	}
-	if (rc || !st) {
-		run_set_string(&r->stale_reason,
-			       err[0] ? err : strerror(rc ? -rc : ENOMEM));
-		/* asked and failed: readers within the ttl take the cache */
-		r->refreshed_mono = clock_mono();
-		return;
-	}
-	run_set_string(&r->stale_reason, NULL);
-	r->refreshed_mono = clock_mono();
-	run_take_details(b, r, st);
-	enum run_state to = st->state;
-	if (r->state == RUN_CANCELLING && !state_is_terminal(to)) {
-		/* the platform is still stopping it: look again soon rather
-		 * than at the next full pass */
-		r->poked = true;
-		b->recheck = true;
-	}
-	if (!state_can_move(r->state, to))
-		return;
-	if (state_is_terminal(to) && hold_end(jc, b, r, st, source))
-		return;
-	if (to == RUN_FAILED && r->state != RUN_CANCELLING &&
-	    has_retry_left(r)) {
-		run_retry(b, r, st);
-		return;
-	}
-	if (state_is_terminal(to))
-		run_take_end(r, st);
-	if (to == RUN_CANCELLED && r->error)
-		to = RUN_FAILED;
-	else if (to == RUN_FAILED || to == RUN_LOST)
-		run_set_string(&r->error, st->error ? st->error : "failed");
-	run_move(jc, b, r, to, source, to == RUN_FAILED ? r->error : "");
-}
-
-/* --- reads -------------------------------------------------------------- */
-
-static bool run_needs_refresh(struct jobcore *jc, const struct run *r)
-{
-	return !state_is_terminal(r->state) && r->remote_id &&
-	       clock_mono() - r->refreshed_mono >= jc->settings.ttl;
-}
-
-/* Waits (bounded) for an in-flight refresh of @r. jc->lock is held. */
-static void wait_for_refresh(struct jobcore *jc, struct run *r, double timeout)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)timeout + 1;
-	while (r->refreshing &&
-	       pthread_cond_timedwait(&jc->refreshed, &jc->lock, &until) == 0)
-		;
-}
-
-/* Asks the platform about @r for a reader. Called and returns locked. */
-static const char *refresh_for_read(struct jobcore *jc, struct run *r)
-{
-	struct platform *p = platforms_get(jc->platforms, r->platform);
-	double timeout = p ? platform_timeout(p) : 1.0;
-	if (r->refreshing) {
-		wait_for_refresh(jc, r, timeout);
-		return r->refreshing || r->stale_reason ? "offline" : "live";
-	}
-	r->refreshing = true;
-	char *remote_id = strdup(r->remote_id);
-	pthread_mutex_unlock(&jc->lock);
-	struct run_status st = {.exit_code = -1};
-	char err[256] = "";
-	int rc = remote_id && p ? platform_status(p, remote_id, timeout, &st,
-						  err, sizeof(err))
-				: -ENOMEM;
-	free(remote_id);
-	pthread_mutex_lock(&jc->lock);
-	struct batch b = {0};
-	run_apply(jc, &b, r, &st, rc, err, "read");
-	platform_status_release(&st);
-	r->refreshing = false;
-	pthread_cond_broadcast(&jc->refreshed);
-	batch_commit(jc, &b);
-	pthread_mutex_lock(&jc->lock);
-	return rc ? "offline" : "live";
-}
-
-static void view_fill(struct run_view *v, const struct run *r,
-		      const char *source)
-{
-	*v = (struct run_view){
-	    .job = strdup(r->job->name),
-	    .run_id = r->id,
-	    .number = r->number,
-	    .platform = job_strdup(r->platform),
-	    .remote_id = job_strdup(r->remote_id),
-	    .state = r->state,
-	    .platform_state = job_strdup(r->platform_state),
-	    .error = job_strdup(r->error),
-	    .exit_code = r->exit_code,
-	    .attempts = r->attempts,
-	    .submitted_at = r->submitted_at,
-	    .started_at = r->started_at,
-	    .ended_at = r->ended_at,
-	    .updated_at = r->updated_at,
-	    .source = source,
-	    .stale = r->stale_reason != NULL,
-	    .stale_reason = job_strdup(r->stale_reason),
-	    .generation = r->generation,
-	};
-	double seen = r->refreshed_mono > 0 ? clock_mono() - r->refreshed_mono
-					    : clock_wall() - r->updated_at;
-	v->age_s = seen > 0 ? seen : 0;
-}
-
-int job_run_view(struct jobcore *jc, const char *job, int number, bool refresh,
-		 struct run_view *out)
-{
-	pthread_mutex_lock(&jc->lock);
-	struct job *j = job_find(jc, job);
-	struct run *r = j ? job_find_run(j, number) : NULL;
-	if (!r) {
-		pthread_mutex_unlock(&jc->lock);
-		return -ENOENT;
-	}
-	const char *source = "cache";
-	if (refresh && run_needs_refresh(jc, r))
-		source = refresh_for_read(jc, r);
-	/* the run may have been removed while the lock was dropped */
-	j = job_find(jc, job);
-	r = j ? job_find_run(j, number) : NULL;
-	if (r)
-		view_fill(out, r, source);
-	pthread_mutex_unlock(&jc->lock);
-	return r ? 0 : -ENOENT;
-}
-
-void job_run_view_release(struct run_view *v)
-{
-	free(v->job);
-	free(v->platform);
-	free(v->remote_id);
-	free(v->platform_state);
-	free(v->error);
-	free(v->stale_reason);
-	memset(v, 0, sizeof(*v));
-}
 
 /* --- refreshing ------------------------------------------------------- */
 
@@ -384,71 +142,6 @@ static void fetch_pass(struct jobcore *jc)
 
 /* --- cancelling and timeouts -------------------------------------------- */
 
-/*
- * Sends a cancel for run @run_id and moves it to CANCELLING. @timeout_msg
- * non-NULL marks a timeout (the run then ends FAILED with it).
- */
-static int cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
-		      const char *source, const char *timeout_msg, char *err,
-		      size_t errlen)
-{
-	pthread_mutex_lock(&jc->lock);
-	struct run *r = job_find_run_id(jc, run_id);
-	int rc = 0;
-	if (!r || state_is_terminal(r->state)) {
-		snprintf(err, errlen, "run already ended");
-		rc = -EINVAL;
-	} else if (r->state == RUN_CANCELLING) {
-		rc = 1;
-	}
-	struct batch b = {0};
-	if (rc == 0 && !r->remote_id && !r->submitting && !r->need_reconcile) {
-		/* never submitted: nothing to ask the platform */
-		run_move(jc, &b, r, RUN_CANCELLED, source, reason);
-		return batch_commit(jc, &b);
-	}
-	char *remote_id = rc == 0 && r->remote_id ? strdup(r->remote_id) : NULL;
-	struct platform *p =
-	    r ? platforms_get(jc->platforms, r->platform) : NULL;
-	pthread_mutex_unlock(&jc->lock);
-	if (rc)
-		return rc > 0 ? 0 : rc;
-	if (remote_id && p)
-		rc = platform_cancel(p, remote_id, reason, platform_timeout(p),
-				     err, errlen);
-	free(remote_id);
-	pthread_mutex_lock(&jc->lock);
-	r = job_find_run_id(jc, run_id);
-	if (rc == 0 && r && state_can_move(r->state, RUN_CANCELLING)) {
-		if (timeout_msg)
-			run_set_string(&r->error, timeout_msg);
-		r->poked = true;
-		b.kick = true;
-		run_move(jc, &b, r, RUN_CANCELLING, source, reason);
-	} else if (rc == -EINVAL && r) {
-		r->poked = true; /* it ended on the platform: learn how */
-		b.kick = true;
-	}
-	batch_commit(jc, &b);
-	return rc;
-}
-
-int job_cancel(struct jobcore *jc, const char *job, int number,
-	       const char *reason, char *err, size_t errlen)
-{
-	pthread_mutex_lock(&jc->lock);
-	struct job *j = job_find(jc, job);
-	struct run *r = j ? job_find_run(j, number) : NULL;
-	int64_t run_id = r ? r->id : 0;
-	pthread_mutex_unlock(&jc->lock);
-	if (!r) {
-		snprintf(err, errlen, "no such run");
-		return -ENOENT;
-	}
-	return cancel_run(jc, run_id, reason && *reason ? reason : "cancelled",
-			  "user", NULL, err, errlen);
-}
-
 static bool run_timed_out(struct run *r, double now)
 {
 	job_load_limits(r->job);
@@ -474,59 +167,14 @@ static void timeout_pass(struct jobcore *jc)
 	for (size_t i = 0; i < n; i++) {
 		char msg[64], err[256];
 		snprintf(msg, sizeof(msg), "timed out after %ld s", limits[i]);
-		cancel_run(jc, due[i], msg, "timeout", msg, err, sizeof(err));
+		job_cancel_run(jc, due[i], msg, "timeout", msg, err,
+			       sizeof(err));
 	}
 	free(due);
 	free(limits);
 }
 
 /* --- output of a running run ---------------------------------------- */
-
-/*
- * Whether @r's output should be fetched now for a reader: a run still
- * going, on a platform whose output must be fetched, last fetched longer
- * than the ttl ago, and no fetch of it in flight. Called locked.
- */
-static bool output_is_due(struct jobcore *jc, const struct run *r)
-{
-	struct platform *p = platforms_get(jc->platforms, r->platform);
-	return p && platform_fetches_output(p) &&
-	       (platform_caps(p) & PLATFORM_CAP_LOG) && r->remote_id &&
-	       !state_is_terminal(r->state) && !r->fetching_output &&
-	       clock_mono() - r->output_fetched_mono >= jc->settings.ttl;
-}
-
-int job_refresh_output(struct jobcore *jc, const char *job, int number)
-{
-	pthread_mutex_lock(&jc->lock);
-	struct job *j = job_find(jc, job);
-	struct run *r = j ? job_find_run(j, number) : NULL;
-	if (!r || !output_is_due(jc, r)) {
-		pthread_mutex_unlock(&jc->lock);
-		return r ? 0 : -ENOENT;
-	}
-	r->fetching_output = true;
-	int64_t run_id = r->id;
-	struct platform *p = platforms_get(jc->platforms, r->platform);
-	char *remote_id = strdup(r->remote_id), *dir = NULL;
-	job_run_dir(jc, r->id, &dir);
-	pthread_mutex_unlock(&jc->lock);
-	char err[256];
-	int rc = remote_id && dir
-		     ? platform_fetch(p, remote_id, dir, platform_timeout(p),
-				      err, sizeof(err))
-		     : -ENOMEM;
-	free(remote_id);
-	free(dir);
-	pthread_mutex_lock(&jc->lock);
-	r = job_find_run_id(jc, run_id);
-	if (r) {
-		r->fetching_output = false;
-		r->output_fetched_mono = clock_mono();
-	}
-	pthread_mutex_unlock(&jc->lock);
-	return rc;
-}
 
 /* --- the poller's entry points -------------------------------------------- */
 

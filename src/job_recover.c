@@ -32,7 +32,7 @@
 
 struct recovery {
 	struct jobcore *jc;
-	struct job **by_id; /* jc->jobs sorted by id */
+	struct job *const *by_id; /* jc->jobs sorted by id */
 	char new_dir[4096];
 	int returned; /* bundles put back into new/ */
 	int removed;  /* orphaned directories removed */
@@ -129,21 +129,6 @@ static void for_each_id(struct recovery *rec, const char *dir,
 	closedir(d);
 }
 
-static int compare_id(const void *a, const void *b)
-{
-	int64_t x = (*(struct job *const *)a)->id;
-	int64_t y = (*(struct job *const *)b)->id;
-	return (x > y) - (x < y);
-}
-
-static struct job *job_by_id(const struct recovery *rec, int64_t id)
-{
-	struct job key = {.id = id}, *k = &key;
-	struct job **found = bsearch(&k, rec->by_id, rec->jc->njobs,
-				     sizeof(*rec->by_id), compare_id);
-	return found ? *found : NULL;
-}
-
 /* jobs/ID/vN: versions above the committed one never were. */
 static void visit_version(struct recovery *rec, const char *path, int64_t n,
 			  void *arg)
@@ -157,7 +142,7 @@ static void visit_job_dir(struct recovery *rec, const char *path, int64_t id,
 			  void *arg)
 {
 	(void)arg;
-	const struct job *j = job_by_id(rec, id);
+	const struct job *j = job_find_id(rec->by_id, rec->jc->njobs, id);
 	int committed = j ? j->version : 0;
 	for_each_id(rec, path, "v", visit_version, &committed);
 	if (!j)
@@ -217,25 +202,16 @@ static void report_missing(struct recovery *rec)
 	}
 }
 
-void job_recover(struct jobcore *jc)
+void job_recover(struct jobcore *jc, struct job *const *by_id)
 {
-	struct recovery rec = {.jc = jc};
+	struct recovery rec = {.jc = jc, .by_id = by_id};
 	const char *state = jc->settings.state_dir;
 	char path[4200];
 	snprintf(rec.new_dir, sizeof(rec.new_dir), "%s/new", state);
 	snprintf(path, sizeof(path), "%s/tmp", state);
 	clear_tmp(&rec, path);
-	rec.by_id = malloc((jc->njobs + 1) * sizeof(*rec.by_id));
-	if (!rec.by_id) {
-		log_warn("recovery: out of memory; orphaned dirs are kept");
-		return;
-	}
-	if (jc->njobs > 0)
-		memcpy(rec.by_id, jc->jobs, jc->njobs * sizeof(*rec.by_id));
-	qsort(rec.by_id, jc->njobs, sizeof(*rec.by_id), compare_id);
 	snprintf(path, sizeof(path), "%s/jobs", state);
 	for_each_id(&rec, path, "", visit_job_dir, NULL);
-	free(rec.by_id);
 	snprintf(path, sizeof(path), "%s/runs", state);
 	for_each_id(&rec, path, "", visit_run_dir, NULL);
 	report_missing(&rec);

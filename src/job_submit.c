@@ -37,16 +37,6 @@ struct ticket {
 	char *run_key;
 };
 
-enum submit_outcome {
-	SUBMITTED,  /* the platform took it */
-	ADOPTED,    /* an interrupted submit had worked */
-	NOT_SENT,   /* certainly not sent: try again later */
-	UNKNOWN,    /* maybe sent: reconcile before any new submit */
-	UNKNOWABLE, /* maybe sent, and the platform cannot tell */
-	REJECTED,   /* the platform refused it: the run fails */
-	NOT_NEEDED, /* cancelled, and the platform never got it */
-};
-
 static void ticket_release(struct ticket *t)
 {
 	free(t->job);
@@ -218,81 +208,6 @@ static enum submit_outcome submit_ticket(struct jobcore *jc,
 	return out;
 }
 
-static void submit_failed(struct jobcore *jc, struct batch *b, struct run *r,
-			  enum run_state state, const char *what,
-			  const char *err)
-{
-	char msg[512];
-	snprintf(msg, sizeof(msg), "%s: %s", what, err);
-	struct run_status st = {.state = state, .exit_code = -1, .error = msg};
-	run_apply(jc, b, r, &st, 0, "", "submit");
-}
-
-static void submit_accepted(struct jobcore *jc, struct batch *b, struct run *r,
-			    char *remote_id, const char *msg)
-{
-	free(r->remote_id);
-	r->remote_id = remote_id;
-	r->refreshed_mono = 0;
-	r->poked = true;
-	b->kick = true;
-	if (state_can_move(r->state, RUN_QUEUED))
-		run_move(jc, b, r, RUN_QUEUED, "submit", msg);
-	else
-		batch_add_event(b, r, r->state, r->state, "submit", msg);
-}
-
-/*
- * Records a submit's outcome. Returns true when the run was cancelled while
- * the submit was in flight, so the new remote run must be cancelled too.
- */
-static bool submit_done(struct jobcore *jc, struct batch *b,
-			const struct ticket *t, enum submit_outcome out,
-			char *remote_id, const char *err)
-{
-	struct run *r = job_find_run_id(jc, t->run_id);
-	if (!r) {
-		free(remote_id);
-		return false;
-	}
-	r->submitting = false;
-	r->need_reconcile = out == UNKNOWN;
-	r->need_submit = out == NOT_SENT;
-	if (out != UNKNOWN)
-		r->submit_started_at = 0;
-	if (out == NOT_SENT || out == UNKNOWN) {
-		batch_add_run(b, r);
-		log_warn("job \"%s\": submit did not complete (%s); trying "
-			 "again",
-			 t->job, err);
-		return false;
-	}
-	if (out == NOT_NEEDED) {
-		run_move(jc, b, r, RUN_CANCELLED, "submit",
-			 "cancelled before the platform got it");
-		return false;
-	}
-	r->attempts = t->attempt;
-	if (r->submitted_at == 0)
-		r->submitted_at = clock_wall();
-	char msg[64];
-	snprintf(msg, sizeof(msg), "attempt %d%s", t->attempt,
-		 out == ADOPTED ? ", found after a restart" : "");
-	if (out == SUBMITTED || out == ADOPTED)
-		submit_accepted(jc, b, r, remote_id, msg);
-	else if (out == UNKNOWABLE)
-		submit_failed(jc, b, r, RUN_LOST,
-			      "a submit was interrupted and the platform "
-			      "cannot tell whether it started the run",
-			      err);
-	else
-		submit_failed(jc, b, r, RUN_FAILED, "submit failed", err);
-	/* last: the row must carry the remote id and attempts set above,
-	 * also when no state change wrote it (a run already CANCELLING) */
-	batch_add_run(b, r);
-	return r->state == RUN_CANCELLING && r->remote_id;
-}
-
 /*
  * Collects runs waiting for a submit, marking each new submit as in
  * flight in @b (committed before any request goes out). Called locked.
@@ -329,8 +244,20 @@ static void submit_one(struct jobcore *jc, struct ticket *t)
 		log_warn("job \"%s\": submit failed: %s", t->job, err);
 	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
-	bool cancelled = submit_done(jc, &b, t, out, remote_id, err);
-	char *id = cancelled ? strdup(remote_id) : NULL;
+	struct run *r = job_find_run_id(jc, t->run_id);
+	bool cancelled = false;
+	char *id = NULL;
+	if (r) {
+		id = job_strdup(remote_id);
+		cancelled = run_apply_submit(jc, &b, r, out, t->attempt,
+					     remote_id, err);
+	} else {
+		free(remote_id);
+	}
+	if (!cancelled) {
+		free(id);
+		id = NULL;
+	}
 	batch_commit(jc, &b);
 	struct platform *p = platforms_get(jc->platforms, t->platform);
 	if (id && p)

@@ -12,7 +12,8 @@ src_libjobfs_a_SOURCES = \
 	%D%/store.c %D%/store.h \
 	%D%/platform.c %D%/platform.h \
 	%D%/job.c %D%/job.h %D%/job_internal.h \
-	%D%/job_deploy.c %D%/job_poll.c %D%/job_submit.c \
+	%D%/job_deploy.c %D%/job_apply.c %D%/job_read.c \
+	%D%/job_poll.c %D%/job_submit.c %D%/job_cancel.c \
 	%D%/job_recover.c \
 	%D%/job_render.c %D%/job_render.h \
 	%D%/poller.c %D%/poller.h \
