@@ -4,6 +4,6 @@ PLATFORM_SOURCES = \
 	%D%/program.c %D%/program.h \
 	%D%/local.c %D%/local.h %D%/local_run.h \
 	%D%/local_supervisor.c %D%/local_spawn.c \
-	%D%/slurm.c %D%/slurm.h \
+	%D%/slurm.c %D%/slurm.h %D%/slurm_wire.c %D%/slurm_wire.h \
 	%D%/livy.c %D%/livy.h %D%/livy_wire.c %D%/livy_wire.h \
 	%D%/spark.c %D%/spark.h

@@ -20,11 +20,9 @@
  * Every request carries X-SLURM-USER-NAME and X-SLURM-USER-TOKEN; the
  * token lives only in memory and is wiped when the platform closes.
  *
- * The JSON shapes are those of API v0.0.38 (Slurm 22.05), tested against
- * a real slurmrestd. Newer versions are accepted where the documentation
- * shows how they differ: job_state as an array (v0.0.40), numbers as
- * {"set", "number"} objects and the environment as a list (v0.0.39), the
- * script inside the job (v0.0.40).
+ * This file holds the ops and what they do on this host (job directories,
+ * output copies); the JSON exchanged with slurmrestd and the config are
+ * in slurm_wire.c. Tested against a real slurmrestd (tests/fs/slurm.test).
  */
 #include <assert.h>
 #include <errno.h>
@@ -39,23 +37,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "message.h"
-#include "program.h"
 #include "fsutil.h"
 #include "http.h"
 #include "log.h"
-#include "secret.h"
+#include "message.h"
+#include "program.h"
 #include "slurm.h"
+#include "slurm_wire.h"
 
-#define SLURM_DEFAULT_API	 "v0.0.38"
-#define SLURM_DEFAULT_TIME_LIMIT 60
-#define SLURM_MAX_TIME_LIMIT	 100000000L /* minutes; Slurm's is 32 bits */
-#define SLURM_JOB_PATH		 "/usr/local/bin:/usr/bin:/bin"
-#define SLURM_LASTERR_MAX	 200
-#define SLURM_DIR_CACHE		 4096
-#define SLURM_ERR_INVALID_JOB_ID 2017 /* ESLURM_INVALID_JOB_ID */
-#define SLURM_ERR_ALREADY_DONE	 2021 /* ESLURM_ALREADY_DONE */
-#define SLURM_ERR_FIRST_JOB	 2000 /* ESLURM_*: the request was refused */
+#define SLURM_LASTERR_MAX 200
+#define SLURM_DIR_CACHE	  4096
 
 struct slurm_dir {
 	long long id;
@@ -66,24 +57,10 @@ struct slurm {
 	struct platform base;
 	char *name;
 	struct http *http;
-	char *base_url; /* URL/slurm/VERSION */
-	int api_minor;	/* NN of v0.0.NN */
-	char *user;
-	char *user_header;
-	char *token_header; /* a secret: wiped by secret_free() */
-	char *shared_dir;
-	char *partition;      /* or NULL: the cluster's default */
-	long time_limit;      /* minutes */
+	struct slurm_wire_config cfg;
 	pthread_mutex_t lock; /* guards dirs and next_dir */
 	struct slurm_dir dirs[SLURM_DIR_CACHE];
 	size_t next_dir;
-};
-
-/* One answer of slurmrestd. */
-struct slurm_reply {
-	long status;
-	json_t *json; /* NULL when the body was not JSON */
-	int code;     /* the first error's Slurm error number, 0 if none */
 };
 
 /* What the batch script executes. */
@@ -93,60 +70,10 @@ struct slurm_entry {
 	bool needs_exec_bit;
 };
 
-static const char *const slurm_fields[] = {
-    "kind",	  "url",	"api_version",	   "user",
-    "token_env",  "token_file", "shared_dir",	   "partition",
-    "time_limit", "timeout",	"connect_timeout", "retries",
-    "ca_file",	  NULL};
-
-static const char *const slurm_conf_fields[] = {
-    "partition",       "time_limit", "cpus_per_task",
-    "memory_per_node", "nodes",	     NULL};
-
-/*
- * Slurm's state names, flags first: in v0.0.38 a set flag is reported
- * instead of the base state, in this order; from v0.0.40 all are listed
- * and the first match here wins, which gives the same answer.
- */
-static const struct {
-	const char *name;
-	enum run_state state;
-} slurm_states[] = {
-    {"COMPLETING", RUN_RUNNING},   {"STAGE_OUT", RUN_RUNNING},
-    {"CONFIGURING", RUN_RUNNING},  {"RESIZING", RUN_RUNNING},
-    {"REQUEUED", RUN_QUEUED},	   {"REQUEUE_FED", RUN_QUEUED},
-    {"REQUEUE_HOLD", RUN_QUEUED},  {"SPECIAL_EXIT", RUN_FAILED},
-    {"STOPPED", RUN_RUNNING},	   {"RESV_DEL_HOLD", RUN_QUEUED},
-    {"SIGNALING", RUN_RUNNING},	   {"PENDING", RUN_QUEUED},
-    {"RUNNING", RUN_RUNNING},	   {"SUSPENDED", RUN_RUNNING},
-    {"COMPLETED", RUN_SUCCEEDED},  {"CANCELLED", RUN_CANCELLED},
-    {"FAILED", RUN_FAILED},	   {"TIMEOUT", RUN_FAILED},
-    {"NODE_FAIL", RUN_FAILED},	   {"PREEMPTED", RUN_FAILED},
-    {"BOOT_FAIL", RUN_FAILED},	   {"DEADLINE", RUN_FAILED},
-    {"OUT_OF_MEMORY", RUN_FAILED}, {"LAUNCH_FAILED", RUN_FAILED},
-};
-
 static struct slurm *slurm_from(struct platform *p)
 {
 	assert(p && p->ops == &slurm_platform);
 	return (struct slurm *)p;
-}
-
-static bool is_listed(const char *const *list, const char *key)
-{
-	for (size_t i = 0; list[i]; i++)
-		if (strcmp(list[i], key) == 0)
-			return true;
-	return false;
-}
-
-/* Safe in an HTTP header and a log line: no control characters. */
-static bool is_printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
 }
 
 /* A Slurm job id: digits only (it goes into URLs and file names). */
@@ -159,361 +86,7 @@ static bool parse_job_id(const char *s, long long *id_out)
 	return *id_out > 0;
 }
 
-/* A number, or the {"set": true, "number": N} of API v0.0.39 and later. */
-static bool number_of(const json_t *v, long long *out)
-{
-	if (json_is_object(v)) {
-		const json_t *set = json_object_get(v, "set");
-		if ((set && !json_is_true(set)) ||
-		    json_is_true(json_object_get(v, "infinite")))
-			return false;
-		v = json_object_get(v, "number");
-	}
-	if (json_is_integer(v))
-		*out = json_integer_value(v);
-	else if (json_is_real(v))
-		*out = (long long)json_real_value(v);
-	else
-		return false;
-	return true;
-}
-
-/* ---- pure helpers (exported for the unit test) ---- */
-
-static int lookup_state(const char *name, enum run_state *state_out)
-{
-	size_t n = sizeof(slurm_states) / sizeof(slurm_states[0]);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(slurm_states[i].name, name) == 0) {
-			*state_out = slurm_states[i].state;
-			return 0;
-		}
-	}
-	return -EPROTO;
-}
-
-static bool has_flag(const json_t *array, const char *name)
-{
-	for (size_t i = 0; i < json_array_size(array); i++) {
-		const char *v = json_string_value(json_array_get(array, i));
-		if (v && strcmp(v, name) == 0)
-			return true;
-	}
-	return false;
-}
-
-static void join_names(const json_t *array, char *out, size_t len)
-{
-	size_t i, used = 0;
-	json_t *v;
-	out[0] = '\0';
-	json_array_foreach(array, i, v)
-	{
-		int n = snprintf(out + used, len - used, "%s%s", i ? "," : "",
-				 json_is_string(v) ? json_string_value(v) : "");
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += (size_t)n;
-	}
-}
-
-int slurm_map_state(const json_t *job_state, enum run_state *state_out,
-		    char *name_out, size_t namelen)
-{
-	name_out[0] = '\0';
-	if (json_is_string(job_state)) {
-		snprintf(name_out, namelen, "%s", json_string_value(job_state));
-		return lookup_state(json_string_value(job_state), state_out);
-	}
-	if (!json_is_array(job_state))
-		return -EPROTO;
-	join_names(job_state, name_out, namelen);
-	size_t n = sizeof(slurm_states) / sizeof(slurm_states[0]);
-	for (size_t i = 0; i < n; i++) {
-		if (has_flag(job_state, slurm_states[i].name)) {
-			*state_out = slurm_states[i].state;
-			return 0;
-		}
-	}
-	return -EPROTO;
-}
-
-int slurm_exit_code(const json_t *exit_code)
-{
-	long long v;
-	if (json_is_object(exit_code)) {
-		const json_t *sig = json_object_get(exit_code, "signal");
-		if (number_of(json_object_get(sig, "id"), &v) && v > 0 &&
-		    v < 128)
-			return 128 + (int)v;
-		bool has =
-		    number_of(json_object_get(exit_code, "return_code"), &v);
-		return has && v >= 0 && v <= 255 ? (int)v : -1;
-	}
-	if (!json_is_integer(exit_code))
-		return -1;
-	v = json_integer_value(exit_code);
-	if (v < 0 || v > 0xffff || (v & 0x7f) == 0x7f) /* 0x7f: stopped */
-		return -1;
-	if ((v & 0x7f) == 0)
-		return (int)((v >> 8) & 0xff);
-	return 128 + (int)(v & 0x7f);
-}
-
-static void put_quoted(FILE *f, const char *s)
-{
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('\'', f);
-}
-
-int slurm_script(const char *dir, const char *const *argv, char **script_out)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return -ENOMEM;
-	fputs("#!/bin/sh\ncd ", f);
-	put_quoted(f, dir);
-	fputs(" || exit 1\nexec", f);
-	for (size_t i = 0; argv[i]; i++) {
-		fputc(' ', f);
-		put_quoted(f, argv[i]);
-	}
-	fputc('\n', f);
-	bool failed = ferror(f) != 0;
-	if (fclose(f) != 0 || failed) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*script_out = buf;
-	return 0;
-}
-
-/* ---- configuration ---- */
-
-static int check_fields(const json_t *fields, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)fields, key, value)
-	{
-		if (!is_listed(slurm_fields, key)) {
-			snprintf(
-			    err, errlen,
-			    "unknown field \"%s\"\nthe slurm platform "
-			    "takes: kind, url, api_version, user, "
-			    "token_env, token_file, shared_dir, partition, "
-			    "time_limit, timeout, connect_timeout, "
-			    "retries, ca_file",
-			    key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* An optional string field: *out NULL when absent. */
-static int get_string(const json_t *fields, const char *name, const char **out,
-		      char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(fields, name);
-	*out = json_string_value(v);
-	if (!v)
-		return 0;
-	if (!*out || !**out || !is_printable(*out)) {
-		snprintf(err, errlen,
-			 "invalid field \"%s\"\nexpected a non-empty string",
-			 name);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int take_url(struct slurm *s, const json_t *fields, char *err,
-		    size_t errlen)
-{
-	const char *url, *api;
-	int rc = get_string(fields, "url", &url, err, errlen);
-	if (rc == 0)
-		rc = get_string(fields, "api_version", &api, err, errlen);
-	if (rc)
-		return rc;
-	if (!url ||
-	    (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
-		snprintf(err, errlen,
-			 "%s field \"url\"\nslurmrestd's address, e.g. "
-			 "\"http://127.0.0.1:6820\"",
-			 url ? "invalid" : "missing");
-		return -EINVAL;
-	}
-	api = api ? api : SLURM_DEFAULT_API;
-	size_t digits = strlen(api) > 5 ? strspn(api + 5, "0123456789") : 0;
-	if (strncmp(api, "v0.0.", 5) || digits == 0 || api[5 + digits] ||
-	    digits > 4) {
-		snprintf(err, errlen,
-			 "invalid field \"api_version\"\nexpected e.g. \"%s\"",
-			 SLURM_DEFAULT_API);
-		return -EINVAL;
-	}
-	s->api_minor = (int)strtol(api + 5, NULL, 10);
-	size_t len = strlen(url);
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	if (asprintf(&s->base_url, "%.*s/slurm/%s", (int)len, url, api) < 0) {
-		s->base_url = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int base64url_value(char ch)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	const char *p = ch ? strchr(alphabet, ch) : NULL;
-	return p ? (int)(p - alphabet) : -1;
-}
-
-/* Decodes @len base64url characters (no padding) into a new string. */
-static char *base64url_decode(const char *in, size_t len)
-{
-	char *out = malloc(len * 3 / 4 + 1);
-	size_t n = 0;
-	unsigned bits = 0, nbits = 0;
-	for (size_t i = 0; out && i < len; i++) {
-		int v = base64url_value(in[i]);
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		bits = (bits << 6) | (unsigned)v;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			out[n++] = (char)((bits >> nbits) & 0xff);
-		}
-	}
-	if (out)
-		out[n] = '\0';
-	return out;
-}
-
-/* The "sun" (Slurm user name) claim of a JWT's payload, or NULL. */
-static char *token_user(const char *token)
-{
-	const char *dot = strchr(token, '.');
-	const char *end = dot ? strchr(dot + 1, '.') : NULL;
-	if (!end)
-		return NULL;
-	char *payload = base64url_decode(dot + 1, (size_t)(end - dot - 1));
-	json_t *claims = payload ? json_loads(payload, 0, NULL) : NULL;
-	const char *sun = json_string_value(json_object_get(claims, "sun"));
-	char *user = sun && *sun && is_printable(sun) ? strdup(sun) : NULL;
-	json_decref(claims);
-	free(payload);
-	return user;
-}
-
-static int take_credentials(struct slurm *s, const json_t *fields, char *err,
-			    size_t errlen)
-{
-	const char *user;
-	int rc = get_string(fields, "user", &user, err, errlen);
-	char *token = NULL;
-	if (rc == 0)
-		rc = secret_get(fields, "token", &token, err, errlen);
-	if (rc == -ENOENT) {
-		rc = -EINVAL;
-		snprintf(err, errlen,
-			 "missing field \"token_env\" or \"token_file\"\nthe "
-			 "JWT for slurmrestd (scontrol token)");
-	}
-	if (rc == 0 && (!*token || !is_printable(token))) {
-		snprintf(err, errlen,
-			 "the token is empty or has control "
-			 "characters");
-		rc = -EINVAL;
-	}
-	if (rc == 0) {
-		s->user = user ? strdup(user) : token_user(token);
-		if (!s->user && !user) {
-			snprintf(err, errlen,
-				 "missing field \"user\"\nthe token names no "
-				 "user (no \"sun\" claim)");
-			rc = -EINVAL;
-		}
-	}
-	if (rc == 0 &&
-	    (asprintf(&s->user_header, "X-SLURM-USER-NAME: %s", s->user) < 0 ||
-	     asprintf(&s->token_header, "X-SLURM-USER-TOKEN: %s", token) < 0))
-		rc = -ENOMEM;
-	secret_free(token);
-	return rc;
-}
-
-static int take_shared_dir(struct slurm *s, const json_t *fields, char *err,
-			   size_t errlen)
-{
-	const char *dir;
-	struct stat st;
-	int rc = get_string(fields, "shared_dir", &dir, err, errlen);
-	if (rc)
-		return rc;
-	/* Slurm expands %x and \ in output paths: keep them out */
-	if (!dir || dir[0] != '/' || strpbrk(dir, "%\\")) {
-		snprintf(err, errlen,
-			 "%s field \"shared_dir\"\nan absolute path the "
-			 "cluster's nodes can read and write, without %% or \\",
-			 dir ? "invalid" : "missing");
-		return -EINVAL;
-	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen,
-			 "field \"shared_dir\": \"%s\" is not a "
-			 "directory",
-			 dir);
-		return -EINVAL;
-	}
-	size_t len = strlen(dir);
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	if (len == 1) {
-		snprintf(err, errlen, "invalid field \"shared_dir\": \"/\"");
-		return -EINVAL;
-	}
-	s->shared_dir = strndup(dir, len);
-	return s->shared_dir ? 0 : -ENOMEM;
-}
-
-static int take_job_defaults(struct slurm *s, const json_t *fields, char *err,
-			     size_t errlen)
-{
-	const char *partition;
-	int rc = get_string(fields, "partition", &partition, err, errlen);
-	if (rc)
-		return rc;
-	s->partition = partition ? strdup(partition) : NULL;
-	if (partition && !s->partition)
-		return -ENOMEM;
-	const json_t *limit = json_object_get(fields, "time_limit");
-	s->time_limit =
-	    limit ? (long)json_integer_value(limit) : SLURM_DEFAULT_TIME_LIMIT;
-	if (limit && (!json_is_integer(limit) || s->time_limit <= 0 ||
-		      s->time_limit > SLURM_MAX_TIME_LIMIT)) {
-		snprintf(err, errlen,
-			 "invalid field \"time_limit\"\nminutes, a positive "
-			 "integer");
-		return -EINVAL;
-	}
-	return 0;
-}
+/* ---- open, close ---- */
 
 static int take_http(struct slurm *s, const json_t *fields, char *err,
 		     size_t errlen)
@@ -537,12 +110,7 @@ static void slurm_free(struct slurm *s)
 	for (size_t i = 0; i < SLURM_DIR_CACHE; i++)
 		free(s->dirs[i].dir);
 	pthread_mutex_destroy(&s->lock);
-	secret_free(s->token_header);
-	free(s->user_header);
-	free(s->user);
-	free(s->base_url);
-	free(s->shared_dir);
-	free(s->partition);
+	slurm_wire_config_release(&s->cfg);
 	free(s->name);
 	free(s);
 }
@@ -550,24 +118,14 @@ static void slurm_free(struct slurm *s)
 static int slurm_open(const struct platform_env *env, struct platform **out,
 		      char *err, size_t errlen)
 {
-	int rc = check_fields(env->fields, err, errlen);
-	if (rc)
-		return rc;
 	struct slurm *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &slurm_platform;
 	pthread_mutex_init(&s->lock, NULL);
-	s->name = strdup(env->name);
-	rc = s->name ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = take_url(s, env->fields, err, errlen);
-	if (rc == 0)
-		rc = take_credentials(s, env->fields, err, errlen);
-	if (rc == 0)
-		rc = take_shared_dir(s, env->fields, err, errlen);
-	if (rc == 0)
-		rc = take_job_defaults(s, env->fields, err, errlen);
+	int rc = slurm_wire_config_parse(env->fields, &s->cfg, err, errlen);
+	if (rc == 0 && !(s->name = strdup(env->name)))
+		rc = -ENOMEM;
 	if (rc == 0)
 		rc = take_http(s, env->fields, err, errlen);
 	if (rc) {
@@ -585,58 +143,10 @@ static void slurm_close(struct platform *p)
 
 /* ---- requests ---- */
 
-/* The first entry of a reply's errors[]: its number and text. */
-static int first_error(const json_t *json, const char **text_out)
-{
-	const json_t *e = json_array_get(json_object_get(json, "errors"), 0);
-	const char *text = json_string_value(json_object_get(e, "description"));
-	if (!text || !*text)
-		text = json_string_value(json_object_get(e, "error"));
-	*text_out = text ? text : "";
-	long long code = 0;
-	if (!number_of(json_object_get(e, "error_number"), &code))
-		number_of(json_object_get(e, "error_code"), &code);
-	return e ? (int)code : 0;
-}
-
-/* Turns a non-2xx (or non-JSON) answer into an errno and c->err. */
-static int reply_errno(struct call *c, const char *path, struct slurm_reply *r)
-{
-	const char *text;
-	r->code = first_error(r->json, &text);
-	if (r->status >= 200 && r->status < 300 && r->json)
-		return 0;
-	if (r->status >= 200 && r->status < 300) {
-		snprintf(c->err, sizeof(c->err),
-			 "HTTP %ld: the answer is not JSON", r->status);
-		return -EPROTO;
-	}
-	if (r->status == 404) {
-		snprintf(
-		    c->err, sizeof(c->err),
-		    "HTTP 404 for \"%s\": check \"url\" and \"api_version\"",
-		    path);
-		return -EPROTO;
-	}
-	if (r->status == 401 || r->status == 403) {
-		snprintf(c->err, sizeof(c->err),
-			 "HTTP %ld: authentication failure (check \"user\" "
-			 "and the token)",
-			 r->status);
-		return -EACCES;
-	}
-	snprintf(c->err, sizeof(c->err), "HTTP %ld: %s (error %d)%s", r->status,
-		 *text ? text : "no reason given", r->code,
-		 r->code == -1 ? "; an invalid or expired token gives this too"
-			       : "");
-	if (r->code == SLURM_ERR_INVALID_JOB_ID)
-		return -ENOENT;
-	return http_status_errno(r->status);
-}
-
 /*
  * One request to BASE@path. 0 for a 2xx JSON answer; else an errno with
- * c->err, and @out still holds what came back. Release with reply_release.
+ * c->err, and @out still holds what came back. Release with
+ * slurm_wire_reply_release.
  */
 static int slurm_call(struct slurm *s, struct call *c, const char *method,
 		      const char *path, const json_t *body, bool idempotent,
@@ -644,7 +154,7 @@ static int slurm_call(struct slurm *s, struct call *c, const char *method,
 {
 	memset(out, 0, sizeof(*out));
 	char *url = NULL, *text = NULL;
-	if (asprintf(&url, "%s%s", s->base_url, path) < 0)
+	if (asprintf(&url, "%s%s", s->cfg.base_url, path) < 0)
 		return -ENOMEM;
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (body && !text) {
@@ -652,7 +162,7 @@ static int slurm_call(struct slurm *s, struct call *c, const char *method,
 		return -ENOMEM;
 	}
 	const char *headers[] = {
-	    s->user_header, s->token_header, "Accept: application/json",
+	    s->cfg.user_header, s->cfg.token_header, "Accept: application/json",
 	    text ? "Content-Type: application/json" : NULL, NULL};
 	struct http_request req = {.method = method,
 				   .url = url,
@@ -670,13 +180,7 @@ static int slurm_call(struct slurm *s, struct call *c, const char *method,
 	out->json =
 	    json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
 	http_response_release(&resp);
-	return reply_errno(c, path, out);
-}
-
-static void reply_release(struct slurm_reply *r)
-{
-	json_decref(r->json);
-	r->json = NULL;
+	return slurm_wire_reply_errno(c, path, out);
 }
 
 /* GET job/ID: *job_out is borrowed from @r. */
@@ -693,7 +197,7 @@ static int get_job(struct slurm *s, struct call *c, long long id,
 	json_array_foreach(jobs, i, job)
 	{
 		long long jid;
-		if (number_of(json_object_get(job, "job_id"), &jid) &&
+		if (slurm_wire_number(json_object_get(job, "job_id"), &jid) &&
 		    jid == id)
 			*job_out = job;
 	}
@@ -710,8 +214,8 @@ static int get_job(struct slurm *s, struct call *c, long long id,
 /* @path lies inside shared_dir (so it is one of ours, safe to read). */
 static bool is_ours(const struct slurm *s, const char *path)
 {
-	size_t len = strlen(s->shared_dir);
-	return path && strncmp(path, s->shared_dir, len) == 0 &&
+	size_t len = strlen(s->cfg.shared_dir);
+	return path && strncmp(path, s->cfg.shared_dir, len) == 0 &&
 	       path[len] == '/' && path[len + 1] && !strstr(path, "/../");
 }
 
@@ -753,7 +257,7 @@ static char *recall_dir(struct slurm *s, long long id)
 static int run_dir(const struct slurm *s, const struct run_spec *run, char *buf,
 		   size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s.%d", s->shared_dir, run->run_key,
+	int n = snprintf(buf, len, "%s/%s.%d", s->cfg.shared_dir, run->run_key,
 			 run->attempt);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -867,17 +371,11 @@ static char *last_line(const char *path)
 
 /* ---- job records ---- */
 
-static const char *job_string(const json_t *job, const char *key)
-{
-	const char *v = json_string_value(json_object_get(job, key));
-	return v ? v : "";
-}
-
 /* "NonZeroExitCode: <last line of stderr>" */
 static char *failure_text(struct slurm *s, const json_t *job, const char *state)
 {
-	const char *reason = job_string(job, "state_reason");
-	const char *err_path = job_string(job, "standard_error");
+	const char *reason = slurm_wire_string(job, "state_reason");
+	const char *err_path = slurm_wire_string(job, "standard_error");
 	char *line = is_ours(s, err_path) ? last_line(err_path) : NULL;
 	if (!*reason || strcmp(reason, "None") == 0)
 		reason = state;
@@ -892,47 +390,17 @@ static char *failure_text(struct slurm *s, const json_t *job, const char *state)
 	return text;
 }
 
-static double job_time(const json_t *job, const char *key)
-{
-	long long t;
-	return number_of(json_object_get(job, key), &t) && t > 0 ? (double)t
-								 : 0;
-}
-
-/* A job cancelled while pending has no batch host (and exit_code 0). */
-static bool has_started(const json_t *job)
-{
-	const json_t *host = json_object_get(job, "batch_host");
-	return !json_is_string(host) || json_string_length(host) > 0;
-}
-
-/* Reads one job record into @out. */
+/* Reads one job record into @out, and remembers the job's directory. */
 static int job_status(struct slurm *s, struct call *c, const json_t *job,
 		      struct run_status *out)
 {
 	long long id = 0;
-	int rc =
-	    slurm_map_state(json_object_get(job, "job_state"), &out->state,
-			    out->platform_state, sizeof(out->platform_state));
-	if (rc) {
-		snprintf(c->err, sizeof(c->err), "unknown job state \"%s\"",
-			 out->platform_state);
+	int rc = slurm_wire_job_read(job, c, out);
+	if (rc)
 		return rc;
-	}
-	if (number_of(json_object_get(job, "job_id"), &id))
-		remember_dir(s, id,
-			     job_string(job, "current_working_directory"));
-	bool started = has_started(job);
-	if (out->state != RUN_QUEUED && started)
-		out->started_at = job_time(job, "start_time");
-	if (!state_is_terminal(out->state))
-		return 0;
-	out->ended_at = job_time(job, "end_time");
-	/* after a launch failure exit_code is a Slurm error number */
-	if (started &&
-	    strcmp(job_string(job, "state_reason"), "JobLaunchFailure") != 0)
-		out->exit_code =
-		    slurm_exit_code(json_object_get(job, "exit_code"));
+	if (slurm_wire_number(json_object_get(job, "job_id"), &id))
+		remember_dir(
+		    s, id, slurm_wire_string(job, "current_working_directory"));
 	if (out->state != RUN_FAILED)
 		return 0;
 	out->error = failure_text(s, job, out->platform_state);
@@ -956,49 +424,6 @@ static int check_env(const json_t *env, char *err, size_t errlen)
 				 "invalid env \"%s\"\na name "
 				 "without '=' and a string value",
 				 key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static bool is_positive_int(const json_t *v)
-{
-	return json_is_integer(v) && json_integer_value(v) > 0 &&
-	       json_integer_value(v) <= INT32_MAX;
-}
-
-static bool is_conf_value_ok(const char *key, const json_t *v)
-{
-	const char *str = json_string_value(v);
-	if (strcmp(key, "partition") == 0)
-		return str && *str && is_printable(str);
-	if (strcmp(key, "nodes") == 0 && str) /* a count or "MIN-MAX" */
-		return *str && strspn(str, "0123456789-") == strlen(str);
-	return is_positive_int(v);
-}
-
-static int check_conf(const json_t *conf, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)conf, key, value)
-	{
-		if (!is_listed(slurm_conf_fields, key)) {
-			snprintf(
-			    err, errlen,
-			    "unknown conf field \"%s\"\nthe slurm platform "
-			    "takes: partition, time_limit, cpus_per_task, "
-			    "memory_per_node, nodes",
-			    key);
-			return -EINVAL;
-		}
-		if (!is_conf_value_ok(key, value)) {
-			snprintf(err, errlen,
-				 "invalid conf field \"%s\"\nexpected %s", key,
-				 strcmp(key, "partition") == 0
-				     ? "a partition name"
-				     : "a positive integer");
 			return -EINVAL;
 		}
 	}
@@ -1074,7 +499,7 @@ static int prepare(const struct run_spec *run, struct slurm_entry *e, char *err,
 	if (rc == 0)
 		rc = check_env(run->env, err, errlen);
 	if (rc == 0)
-		rc = check_conf(run->conf, err, errlen);
+		rc = slurm_wire_check_conf(run->conf, err, errlen);
 	if (rc == 0 && (!run->entry_point || !*run->entry_point)) {
 		snprintf(err, errlen,
 			 "no entry point\nset \"entry_point\" in the config");
@@ -1100,9 +525,9 @@ static int slurm_validate(struct platform *p, struct call *c,
 static bool is_job_of(const struct slurm *s, const json_t *job,
 		      const struct run_spec *run, const char *dir)
 {
-	const char *cwd = job_string(job, "current_working_directory");
-	return strcmp(job_string(job, "name"), run->run_key) == 0 &&
-	       strcmp(job_string(job, "user_name"), s->user) == 0 &&
+	const char *cwd = slurm_wire_string(job, "current_working_directory");
+	return strcmp(slurm_wire_string(job, "name"), run->run_key) == 0 &&
+	       strcmp(slurm_wire_string(job, "user_name"), s->cfg.user) == 0 &&
 	       (!*cwd || strcmp(cwd, dir) == 0);
 }
 
@@ -1121,11 +546,11 @@ static int find_job(struct slurm *s, struct call *c, const struct run_spec *run,
 		const json_t *job = json_array_get(jobs, i);
 		long long id;
 		if (is_job_of(s, job, run, dir) &&
-		    number_of(json_object_get(job, "job_id"), &id) &&
+		    slurm_wire_number(json_object_get(job, "job_id"), &id) &&
 		    id > *id_out)
 			*id_out = id;
 	}
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	if (rc == 0 && *id_out == 0) {
 		snprintf(c->err, sizeof(c->err), "no job named \"%s\"",
 			 run->run_key);
@@ -1136,122 +561,11 @@ static int find_job(struct slurm *s, struct call *c, const struct run_spec *run,
 
 /* ---- submit ---- */
 
-static int build_script(const struct run_spec *run, const struct slurm_entry *e,
-			const char *dir, char **script_out)
-{
-	size_t nargs = json_array_size(run->args);
-	const char **argv = calloc(nargs + 4, sizeof(*argv));
-	if (!argv)
-		return -ENOMEM;
-	size_t n = 0;
-	for (size_t i = 0; e->interp && e->interp[i]; i++)
-		argv[n++] = e->interp[i];
-	argv[n++] = e->path;
-	for (size_t i = 0; i < nargs; i++)
-		argv[n++] = json_string_value(json_array_get(run->args, i));
-	int rc = slurm_script(dir, argv, script_out);
-	free(argv);
-	return rc;
-}
-
-/* v0.0.39 and later take the environment as ["NAME=value", ...]. */
-static json_t *env_list(const json_t *obj)
-{
-	json_t *list = json_array();
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)obj, key, value)
-	{
-		char *entry;
-		if (!list || asprintf(&entry, "%s=%s", key,
-				      json_string_value(value)) < 0) {
-			json_decref(list);
-			return NULL;
-		}
-		int rc = json_array_append_new(list, json_string(entry));
-		free(entry);
-		if (rc < 0) {
-			json_decref(list);
-			return NULL;
-		}
-	}
-	return list;
-}
-
-/* The job's whole environment: Slurm passes nothing else (no HOME). */
-static json_t *build_env(const struct slurm *s, const json_t *env)
-{
-	json_t *obj = json_pack("{s:s}", "PATH", SLURM_JOB_PATH);
-	if (obj && env && json_object_update(obj, (json_t *)env) < 0) {
-		json_decref(obj);
-		return NULL;
-	}
-	if (!obj || s->api_minor < 39)
-		return obj;
-	json_t *list = env_list(obj);
-	json_decref(obj);
-	return list;
-}
-
-/* partition and time_limit from the job's conf, else the platform's. */
-static int add_job_conf(const struct slurm *s, const json_t *conf, json_t *job)
-{
-	int rc = 0;
-	if (s->partition)
-		rc |= json_object_set_new(job, "partition",
-					  json_string(s->partition));
-	rc |=
-	    json_object_set_new(job, "time_limit", json_integer(s->time_limit));
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)conf, key, value)
-	{
-		rc |= json_object_set(job, key, value);
-	}
-	return rc ? -ENOMEM : 0;
-}
-
-static int build_body(const struct slurm *s, const struct run_spec *run,
-		      const char *dir, const char *script, json_t **body_out)
-{
-	char out[PATH_MAX + 8], err[PATH_MAX + 8];
-	snprintf(out, sizeof(out), "%s/stdout", dir);
-	snprintf(err, sizeof(err), "%s/stderr", dir);
-	json_t *job = json_pack("{s:s, s:s, s:o?, s:s, s:s}", "name",
-				run->run_key, "current_working_directory", dir,
-				"environment", build_env(s, run->env),
-				"standard_output", out, "standard_error", err);
-	json_t *body = json_object();
-	int rc =
-	    job && body && json_object_get(job, "environment") ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = add_job_conf(s, run->conf, job);
-	json_t *holder = s->api_minor >= 40 ? job : body;
-	if (rc == 0 &&
-	    json_object_set_new(holder, "script", json_string(script)) < 0)
-		rc = -ENOMEM;
-	if (rc == 0 && json_object_set(body, "job", job) < 0)
-		rc = -ENOMEM;
-	json_decref(job);
-	if (rc)
-		json_decref(body);
-	*body_out = rc ? NULL : body;
-	return rc;
-}
-
-/* A refused submit (Slurm's own error number) is the job's fault. */
-static int submit_errno(int rc, const struct slurm_reply *r)
-{
-	if ((rc == -EIO || rc == -EINVAL) && r->code >= SLURM_ERR_FIRST_JOB)
-		return -EINVAL;
-	return rc;
-}
-
 static void log_submit_warning(struct slurm *s, const struct run_spec *run,
 			       long long id, const struct slurm_reply *r)
 {
 	const char *text;
-	int code = first_error(r->json, &text);
+	int code = slurm_wire_first_error(r->json, &text);
 	log_warn("slurm \"%s\": job %lld for \"%s\" submitted with a "
 		 "warning: %s (error %d)",
 		 s->name, id, run->run_key, text, code);
@@ -1268,7 +582,8 @@ static int post_job(struct slurm *s, struct call *c, const struct run_spec *run,
 	struct slurm_reply r;
 	int rc = slurm_call(s, c, "POST", "/job/submit", body, false, &r);
 	bool has_id =
-	    number_of(json_object_get(r.json, "job_id"), id_out) && *id_out > 0;
+	    slurm_wire_number(json_object_get(r.json, "job_id"), id_out) &&
+	    *id_out > 0;
 	if (has_id && r.code) /* e.g. 2042 "Job is in held state" */
 		log_submit_warning(s, run, *id_out, &r);
 	if (!has_id && rc == 0) {
@@ -1276,8 +591,8 @@ static int post_job(struct slurm *s, struct call *c, const struct run_spec *run,
 			 "the submit answer has no job_id");
 		rc = -EPROTO;
 	}
-	rc = has_id ? 0 : submit_errno(rc, &r);
-	reply_release(&r);
+	rc = has_id ? 0 : slurm_wire_submit_errno(rc, &r);
+	slurm_wire_reply_release(&r);
 	return rc;
 }
 
@@ -1287,7 +602,6 @@ static int slurm_submit(struct platform *p, struct call *c,
 	struct slurm *s = slurm_from(p);
 	struct slurm_entry e;
 	char dir[PATH_MAX];
-	char *script = NULL;
 	json_t *body = NULL;
 	int rc = prepare(run, &e, c->err, sizeof(c->err));
 	if (rc == 0 && !is_valid_key(run->run_key)) {
@@ -1302,14 +616,12 @@ static int slurm_submit(struct platform *p, struct call *c,
 	if (rc == 0)
 		rc = prepare_dir(s, run, &e, dir, c);
 	if (rc == 0)
-		rc = build_script(run, &e, dir, &script);
-	if (rc == 0)
-		rc = build_body(s, run, dir, script, &body);
+		rc = slurm_wire_submit_body(&s->cfg, run, dir, e.interp, e.path,
+					    &body);
 	long long id;
 	if (rc == 0)
 		rc = post_job(s, c, run, body, &id);
 	json_decref(body);
-	free(script);
 	if (rc)
 		return rc;
 	remember_dir(s, id, dir);
@@ -1350,7 +662,7 @@ static int slurm_status(struct platform *p, struct call *c,
 	int rc = get_job(s, c, id, &r, &job);
 	if (rc == 0)
 		rc = job_status(s, c, job, out);
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	return rc;
 }
 
@@ -1374,7 +686,8 @@ static struct slurm_index *index_jobs(const json_t *jobs, size_t *n_out)
 	    calloc(json_array_size(jobs) + 1, sizeof(*idx));
 	for (size_t i = 0; idx && i < json_array_size(jobs); i++) {
 		const json_t *job = json_array_get(jobs, i);
-		if (number_of(json_object_get(job, "job_id"), &idx[n].id))
+		if (slurm_wire_number(json_object_get(job, "job_id"),
+				      &idx[n].id))
 			idx[n++].job = job;
 	}
 	if (idx)
@@ -1404,7 +717,7 @@ static int slurm_status_many(struct platform *p, struct call *c,
 		    hit ? job_status(s, c, hit->job, &statuses[i]) : -ENOENT;
 	}
 	free(idx);
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	return rc;
 }
 
@@ -1506,7 +819,7 @@ static int job_dir(struct slurm *s, struct call *c, long long id,
 	const json_t *job;
 	int rc = get_job(s, c, id, &r, &job);
 	const char *cwd =
-	    rc ? "" : job_string(job, "current_working_directory");
+	    rc ? "" : slurm_wire_string(job, "current_working_directory");
 	if (rc == 0 && !is_ours(s, cwd)) {
 		snprintf(c->err, sizeof(c->err),
 			 "job %lld does not run in \"shared_dir\"", id);
@@ -1515,7 +828,7 @@ static int job_dir(struct slurm *s, struct call *c, long long id,
 	*dir_out = rc == 0 ? strdup(cwd) : NULL;
 	if (rc == 0 && !*dir_out)
 		rc = -ENOMEM;
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	return rc;
 }
 
@@ -1566,10 +879,10 @@ static int slurm_cancel(struct platform *p, struct call *c,
 	/* Slurm accepts cancelling a finished job: look first */
 	int rc = get_job(s, c, id, &r, &job);
 	if (rc == 0)
-		rc = slurm_map_state(json_object_get(job, "job_state"),
-				     &st.state, st.platform_state,
-				     sizeof(st.platform_state));
-	reply_release(&r);
+		rc = slurm_wire_map_state(json_object_get(job, "job_state"),
+					  &st.state, st.platform_state,
+					  sizeof(st.platform_state));
+	slurm_wire_reply_release(&r);
 	if (rc == -ENOENT || (rc == 0 && state_is_terminal(st.state)))
 		return message_call_fail(c, -EINVAL, "run already ended");
 	if (rc)
@@ -1579,7 +892,7 @@ static int slurm_cancel(struct platform *p, struct call *c,
 	if (rc && (r.code == SLURM_ERR_INVALID_JOB_ID ||
 		   r.code == SLURM_ERR_ALREADY_DONE))
 		rc = message_call_fail(c, -EINVAL, "run already ended");
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	if (rc == 0)
 		log_info("slurm \"%s\": cancelled job %lld: %s", s->name, id,
 			 reason ? reason : "");
@@ -1595,15 +908,15 @@ static int slurm_health(struct platform *p, struct call *c)
 	json_t *ping;
 	json_array_foreach(json_object_get(r.json, "pings"), i, ping)
 	{
-		const char *state = job_string(ping, "ping");
+		const char *state = slurm_wire_string(ping, "ping");
 		if (rc == 0 && *state && strcmp(state, "UP") != 0) {
 			snprintf(c->err, sizeof(c->err),
 				 "slurmctld \"%s\" is %s",
-				 job_string(ping, "hostname"), state);
+				 slurm_wire_string(ping, "hostname"), state);
 			rc = -EAGAIN;
 		}
 	}
-	reply_release(&r);
+	slurm_wire_reply_release(&r);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "check_main.h"
 #include "platform_ops.h"
 #include "slurm.h"
+#include "slurm_wire.h"
 
 #define JWT_HEAD "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 /* {"exp":1797965382,"iat":1795373382,"sun":"alice"} */
@@ -69,7 +70,7 @@ static int map(const char *text, enum run_state *state, char *name, size_t len)
 {
 	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
 	ck_assert_ptr_nonnull(v);
-	int rc = slurm_map_state(v, state, name, len);
+	int rc = slurm_wire_map_state(v, state, name, len);
 	json_decref(v);
 	return rc;
 }
@@ -150,7 +151,7 @@ static int exit_code(const char *text)
 {
 	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
 	ck_assert_ptr_nonnull(v);
-	int code = slurm_exit_code(v);
+	int code = slurm_wire_exit_code(v);
 	json_decref(v);
 	return code;
 }
@@ -199,7 +200,7 @@ START_TEST(script_text)
 {
 	const char *argv[] = {"sh", "it's.sh", NULL};
 	char *script = NULL;
-	ck_assert_int_eq(slurm_script("/d x", argv, &script), 0);
+	ck_assert_int_eq(slurm_wire_script("/d x", argv, &script), 0);
 	ck_assert_str_eq(script, "#!/bin/sh\ncd '/d x' || exit 1\n"
 				 "exec 'sh' 'it'\\''s.sh'\n");
 	free(script);
@@ -214,7 +215,7 @@ START_TEST(script_quoting_survives_sh)
 			      "",	"back\\slash", "new\nline", "'",
 			      "\"",	";exit 7",     NULL};
 	char *script = NULL, path[128], out[256] = "";
-	ck_assert_int_eq(slurm_script(tmpdir, argv, &script), 0);
+	ck_assert_int_eq(slurm_wire_script(tmpdir, argv, &script), 0);
 	snprintf(path, sizeof(path), "sh %s/script", tmpdir);
 	FILE *f = fopen(path + 3, "w");
 	ck_assert_ptr_nonnull(f);
