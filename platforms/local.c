@@ -81,13 +81,6 @@ struct local {
 	size_t watches_cap;
 };
 
-/* What to execute for an entry point. */
-struct local_entry {
-	char path[PATH_MAX];	   /* the file, in the bundle or absolute */
-	const char *const *interp; /* e.g. {"java", "-jar", NULL}; or NULL */
-	bool needs_exec_bit; /* shebang without exec bit: chmod the copy */
-};
-
 /* A NULL-terminated array of strings it owns (argv, envp). */
 struct strv {
 	char **v;
@@ -235,7 +228,7 @@ static int build_envp(const json_t *env, struct strv *out)
 
 /* jobfs --platform-helper local RUNDIR GRACE OUTPUT_DIR -- PROGRAM ARGS */
 static int build_argv(const struct local *l, const char *rundir,
-		      const char *output_dir, const struct local_entry *e,
+		      const char *output_dir, const struct program_entry *e,
 		      const char *program, const json_t *args, struct strv *out)
 {
 	char grace[32];
@@ -256,29 +249,6 @@ static int build_argv(const struct local *l, const char *rundir,
 
 /* ---- validation ---- */
 
-static int check_env(const json_t *env, char *err, size_t errlen)
-{
-	if (env && !json_is_object(env)) {
-		snprintf(err, errlen, "\"env\" must be an object of strings");
-		return -EINVAL;
-	}
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)env, key, value)
-	{
-		if (!*key || strchr(key, '=')) {
-			snprintf(err, errlen, "invalid env name \"%s\"", key);
-			return -EINVAL;
-		}
-		if (!json_is_string(value)) {
-			snprintf(err, errlen, "env \"%s\" must be a string",
-				 key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 /* Typos must not pass silently: this platform takes no conf at all. */
 static int check_conf(const json_t *conf, char *err, size_t errlen)
 {
@@ -291,43 +261,8 @@ static int check_conf(const json_t *conf, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-static int resolve_in_bundle(const struct run_spec *run, struct local_entry *e,
-			     char *err, size_t errlen)
-{
-	const char *ep = run->entry_point;
-	struct stat st;
-	if (!ep || !*ep) {
-		snprintf(err, errlen,
-			 "no entry point\nset \"entry_point\" in the config");
-		return -EINVAL;
-	}
-	if (program_is_outside(ep)) {
-		snprintf(err, errlen,
-			 "entry point \"%s\" is outside the bundle", ep);
-		return -EINVAL;
-	}
-	if (local_path_join(e->path, sizeof(e->path), run->bundle_dir, ep) <
-		0 ||
-	    stat(e->path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "entry point \"%s\" not found in bundle",
-			 ep);
-		return -EINVAL;
-	}
-	e->interp = program_interpreter(ep);
-	if (e->interp || (st.st_mode & 0111))
-		return 0;
-	e->needs_exec_bit = program_has_shebang(e->path);
-	if (e->needs_exec_bit)
-		return 0;
-	snprintf(err, errlen,
-		 "don't know how to run \"%s\"\nuse .py, .sh, .jar, .R, a "
-		 "shebang line or the exec bit",
-		 ep);
-	return -EINVAL;
-}
-
 /* Without a bundle the entry point is a program already on this host. */
-static int resolve_on_host(const struct run_spec *run, struct local_entry *e,
+static int resolve_on_host(const struct run_spec *run, struct program_entry *e,
 			   char *err, size_t errlen)
 {
 	const char *ep = run->entry_point;
@@ -345,8 +280,8 @@ static int resolve_on_host(const struct run_spec *run, struct local_entry *e,
 		return -EINVAL;
 	}
 	if (stat(ep, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    snprintf(e->path, sizeof(e->path), "%s", ep) >=
-		(int)sizeof(e->path)) {
+	    snprintf(e->file, sizeof(e->file), "%s", ep) >=
+		(int)sizeof(e->file)) {
 		snprintf(err, errlen, "entry point \"%s\" not found", ep);
 		return -EINVAL;
 	}
@@ -357,26 +292,9 @@ static int resolve_on_host(const struct run_spec *run, struct local_entry *e,
 	return -EINVAL;
 }
 
-static bool is_in_path(const char *prog, const char *path)
-{
-	for (const char *d = path; d;) {
-		const char *colon = strchr(d, ':');
-		int len = colon ? (int)(colon - d) : (int)strlen(d);
-		char file[PATH_MAX];
-		struct stat st;
-		int n = snprintf(file, sizeof(file), "%.*s/%s", len, d, prog);
-		if (len > 0 && n > 0 && (size_t)n < sizeof(file) &&
-		    stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(file, X_OK) == 0)
-			return true;
-		d = colon ? colon + 1 : NULL;
-	}
-	return false;
-}
-
 /* The interpreter is looked up in the job's PATH, as execvp() will. */
 static int check_interpreter(const struct run_spec *run,
-			     const struct local_entry *e, char *err,
+			     const struct program_entry *e, char *err,
 			     size_t errlen)
 {
 	if (!e->interp)
@@ -384,24 +302,25 @@ static int check_interpreter(const struct run_spec *run,
 	const char *path = json_string_value(json_object_get(run->env, "PATH"));
 	if (!path)
 		path = getenv("PATH");
-	if (is_in_path(e->interp[0], path ? path : "/usr/bin:/bin"))
+	if (program_is_in_path(e->interp[0], path ? path : "/usr/bin:/bin"))
 		return 0;
 	snprintf(err, errlen, "cannot run \"%s\": \"%s\" not found in PATH",
 		 run->entry_point, e->interp[0]);
 	return -EINVAL;
 }
 
-static int prepare(const struct run_spec *run, struct local_entry *e, char *err,
-		   size_t errlen)
+static int prepare(const struct run_spec *run, struct program_entry *e,
+		   char *err, size_t errlen)
 {
 	memset(e, 0, sizeof(*e));
 	int rc = program_check_args(run->args, err, errlen);
 	if (rc == 0)
-		rc = check_env(run->env, err, errlen);
+		rc = program_check_env(run->env, err, errlen);
 	if (rc == 0)
 		rc = check_conf(run->conf, err, errlen);
 	if (rc == 0 && run->bundle_dir)
-		rc = resolve_in_bundle(run, e, err, errlen);
+		rc = program_resolve_in_bundle(
+		    run->bundle_dir, run->entry_point, e, err, errlen);
 	else if (rc == 0)
 		rc = resolve_on_host(run, e, err, errlen);
 	if (rc == 0)
@@ -412,7 +331,7 @@ static int prepare(const struct run_spec *run, struct local_entry *e, char *err,
 static int local_validate(struct platform *p, struct call *c,
 			  const struct run_spec *run)
 {
-	struct local_entry e;
+	struct program_entry e;
 	(void)local_from(p); /* checks the instance */
 	return prepare(run, &e, c->err, sizeof(c->err));
 }
@@ -702,7 +621,7 @@ static int make_run_dir(const struct local *l, const struct run_spec *run,
 
 /* The job's cwd: a copy of the bundle, or an empty dir. */
 static int make_work_dir(const struct run_spec *run,
-			 const struct local_entry *e, const char *rundir,
+			 const struct program_entry *e, const char *rundir,
 			 char *program, size_t len, char *err, size_t errlen)
 {
 	char work[PATH_MAX];
@@ -710,7 +629,7 @@ static int make_work_dir(const struct run_spec *run,
 	int rc = local_path_join(work, sizeof(work), rundir, "work");
 	if (rc == 0 && !run->bundle_dir) {
 		rc = mkdir(work, 0700) < 0 ? -errno : 0;
-		snprintf(program, len, "%s", e->path);
+		snprintf(program, len, "%s", e->file);
 	} else if (rc == 0) {
 		rc = fsutil_copy_tree(run->bundle_dir, work);
 		if (rc == 0)
@@ -729,7 +648,7 @@ static int make_work_dir(const struct run_spec *run,
 }
 
 static int start_supervisor(const struct local *l, const struct run_spec *run,
-			    const struct local_entry *e, const char *rundir,
+			    const struct program_entry *e, const char *rundir,
 			    const char *program, int lock_fd, char *err,
 			    size_t errlen)
 {
@@ -771,7 +690,7 @@ static int local_submit(struct platform *p, struct call *c,
 			const struct run_spec *run, char **remote_id_out)
 {
 	struct local *l = local_from(p);
-	struct local_entry e;
+	struct program_entry e;
 	char id[NAME_MAX + 1], rundir[PATH_MAX], program[PATH_MAX];
 	int rc = prepare(run, &e, c->err, sizeof(c->err));
 	if (rc < 0)

@@ -65,9 +65,8 @@ struct slurm {
 
 /* What the batch script executes. */
 struct slurm_entry {
-	const char *const *interp;
+	struct program_entry prog; /* its interpreter; the file if bundled */
 	char path[PATH_MAX]; /* as the script names it, relative to the dir */
-	bool needs_exec_bit;
 };
 
 static struct slurm *slurm_from(struct platform *p)
@@ -298,7 +297,7 @@ static int prepare_dir(struct slurm *s, const struct run_spec *run,
 		int n = nftw(dir, make_shared, 16, FTW_PHYS);
 		rc = n == -1 ? -errno : -n;
 	}
-	if (rc == 0 && e->needs_exec_bit)
+	if (rc == 0 && e->prog.needs_exec_bit)
 		rc = make_executable(dir, run->entry_point);
 	if (rc)
 		snprintf(c->err, sizeof(c->err), "cannot prepare \"%s\": %s",
@@ -409,58 +408,16 @@ static int job_status(struct slurm *s, struct call *c, const json_t *job,
 
 /* ---- validation ---- */
 
-static int check_env(const json_t *env, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *value;
-	if (env && !json_is_object(env)) {
-		snprintf(err, errlen, "\"env\" must be an object of strings");
-		return -EINVAL;
-	}
-	json_object_foreach((json_t *)env, key, value)
-	{
-		if (!*key || strchr(key, '=') || !json_is_string(value)) {
-			snprintf(err, errlen,
-				 "invalid env \"%s\"\na name "
-				 "without '=' and a string value",
-				 key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int resolve_in_bundle(const struct run_spec *run, struct slurm_entry *e,
 			     char *err, size_t errlen)
 {
-	const char *ep = run->entry_point;
-	char file[PATH_MAX];
-	struct stat st;
-	if (program_is_outside(ep)) {
-		snprintf(err, errlen,
-			 "entry point \"%s\" is outside the bundle", ep);
-		return -EINVAL;
-	}
-	int n = snprintf(file, sizeof(file), "%s/%s", run->bundle_dir, ep);
-	if (n < 0 || (size_t)n >= sizeof(file) || stat(file, &st) < 0 ||
-	    !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "entry point \"%s\" not found in bundle",
-			 ep);
-		return -EINVAL;
-	}
-	e->interp = program_interpreter(ep);
-	e->needs_exec_bit =
-	    !e->interp && !(st.st_mode & 0111) && program_has_shebang(file);
-	if (!e->interp && !(st.st_mode & 0111) && !e->needs_exec_bit) {
-		snprintf(err, errlen,
-			 "don't know how to run \"%s\"\nuse .py, .sh, .jar, "
-			 ".R, a shebang line or the exec bit",
-			 ep);
-		return -EINVAL;
-	}
+	int rc = program_resolve_in_bundle(run->bundle_dir, run->entry_point,
+					   &e->prog, err, errlen);
+	if (rc)
+		return rc;
 	/* the script runs in the bundle's copy: a bare name needs "./" */
-	n = snprintf(e->path, sizeof(e->path), "%s%s", e->interp ? "" : "./",
-		     ep);
+	int n = snprintf(e->path, sizeof(e->path), "%s%s",
+			 e->prog.interp ? "" : "./", run->entry_point);
 	return n < 0 || (size_t)n >= sizeof(e->path) ? -ENAMETOOLONG : 0;
 }
 
@@ -476,7 +433,7 @@ static int resolve_on_cluster(const struct run_spec *run, struct slurm_entry *e,
 			 ep);
 		return -EINVAL;
 	}
-	e->interp = program_interpreter(ep);
+	e->prog.interp = program_interpreter(ep);
 	int n = snprintf(e->path, sizeof(e->path), "%s", ep);
 	return n < 0 || (size_t)n >= sizeof(e->path) ? -ENAMETOOLONG : 0;
 }
@@ -497,7 +454,7 @@ static int prepare(const struct run_spec *run, struct slurm_entry *e, char *err,
 	memset(e, 0, sizeof(*e));
 	int rc = program_check_args(run->args, err, errlen);
 	if (rc == 0)
-		rc = check_env(run->env, err, errlen);
+		rc = program_check_env(run->env, err, errlen);
 	if (rc == 0)
 		rc = slurm_wire_check_conf(run->conf, err, errlen);
 	if (rc == 0 && (!run->entry_point || !*run->entry_point)) {
@@ -616,8 +573,8 @@ static int slurm_submit(struct platform *p, struct call *c,
 	if (rc == 0)
 		rc = prepare_dir(s, run, &e, dir, c);
 	if (rc == 0)
-		rc = slurm_wire_submit_body(&s->cfg, run, dir, e.interp, e.path,
-					    &body);
+		rc = slurm_wire_submit_body(&s->cfg, run, dir, e.prog.interp,
+					    e.path, &body);
 	long long id;
 	if (rc == 0)
 		rc = post_job(s, c, run, body, &id);
