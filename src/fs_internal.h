@@ -76,6 +76,15 @@ void fs_job_release(struct jobfs *jfs, struct handle *h);
 int fs_static_text(struct jobfs *jfs, const struct node *n, char **text_out,
 		   size_t *len_out);
 
+/*
+ * Queues a kernel cache invalidation, sent from the poller thread (see
+ * fs_flush_invalidations): @what is a job name (its job.json and app/), or
+ * FS_INVAL_STAGED "NAME" for the entry new/NAME, dropped if NAME is gone
+ * from disk by then. No job name has a '/', so the two cannot meet.
+ */
+#define FS_INVAL_STAGED "new/"
+void fs_queue_invalidation(struct jobfs *jfs, const char *what);
+
 /* fs_new.c: new/ (read-write) and app/ (read-only) mirror directories. */
 bool fs_is_mirror(const struct node *n);
 int fs_mirror_path(struct jobfs *jfs, const struct node *n, char *buf,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -403,10 +404,9 @@ void fs_run_changed(void *ctx, const char *job, int64_t run_id,
 	waiters_poll_notify(jfs->waiters, job);
 }
 
-void fs_job_replaced(void *ctx, const char *job)
+void fs_queue_invalidation(struct jobfs *jfs, const char *what)
 {
-	struct jobfs *jfs = ctx;
-	char *copy = strdup(job);
+	char *copy = strdup(what);
 	pthread_mutex_lock(&jfs->inval_lock);
 	char **bigger =
 	    copy ? realloc(jfs->inval_jobs, (jfs->ninval + 1) * sizeof(char *))
@@ -418,6 +418,12 @@ void fs_job_replaced(void *ctx, const char *job)
 	}
 	pthread_mutex_unlock(&jfs->inval_lock);
 	free(copy);
+}
+
+void fs_job_replaced(void *ctx, const char *job)
+{
+	struct jobfs *jfs = ctx;
+	fs_queue_invalidation(jfs, job);
 	waiters_poll_notify(jfs->waiters, job);
 }
 
@@ -435,21 +441,44 @@ static void invalidate_job(struct jobfs *jfs, const char *job)
 	}
 }
 
+/* Drops the kernel's entry new/@name if the name is gone from disk. */
+static void invalidate_staged(struct jobfs *jfs, const char *name)
+{
+	char path[4096];
+	struct stat st;
+	fuse_ino_t new_ino;
+	if (!nodes_known(jfs->nodes, nodes_root(jfs->nodes), "new", &new_ino))
+		return;
+	int n = snprintf(path, sizeof(path), "%s/%s", jfs->new_dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return;
+	if (lstat(path, &st) == 0) /* made again since: the entry is right */
+		return;
+	int rc = fuse_lowlevel_notify_inval_entry(jfs->session, new_ino, name,
+						  strlen(name));
+	(void)rc; /* ENOENT: the kernel had no such entry; fine */
+}
+
 void fs_flush_invalidations(void *ctx)
 {
 	struct jobfs *jfs = ctx;
 	pthread_mutex_lock(&jfs->inval_lock);
-	char **jobs = jfs->inval_jobs;
+	char **queued = jfs->inval_jobs;
 	size_t n = jfs->ninval;
 	jfs->inval_jobs = NULL;
 	jfs->ninval = 0;
 	pthread_mutex_unlock(&jfs->inval_lock);
 	for (size_t i = 0; i < n; i++) {
-		if (jfs->session)
-			invalidate_job(jfs, jobs[i]);
-		free(jobs[i]);
+		bool staged = strncmp(queued[i], FS_INVAL_STAGED,
+				      strlen(FS_INVAL_STAGED)) == 0;
+		if (jfs->session && staged)
+			invalidate_staged(jfs,
+					  queued[i] + strlen(FS_INVAL_STAGED));
+		else if (jfs->session)
+			invalidate_job(jfs, queued[i]);
+		free(queued[i]);
 	}
-	free(jobs);
+	free(queued);
 }
 
 void fs_release(struct jobfs *jfs)

@@ -10,6 +10,11 @@
  * (open, dup2, close) and truncation alone is not a config. A
  * write that completes a JSON document which fails validation fails at
  * once, since shells ignore close(). Errors land in new/NAME.error.
+ *
+ * A commit takes files out of new/ behind the kernel's back: the kernel's
+ * entries for them are dropped from the poller thread (forget_staged), and
+ * an open for writing that finds its file taken away since the lookup
+ * creates it again (fs_mirror_open), as in an ordinary directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -212,6 +217,15 @@ void fs_mirror_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		return fs_reply_rc(req, rc);
 	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+	/*
+	 * The kernel looked the name up just before, so a staged file gone
+	 * by now was taken away in between, most likely by the commit of
+	 * another writer's NAME.json. The kernel keeps O_CREAT to itself,
+	 * but nearly every open for writing has it (`>`, `>>`, cp): create
+	 * the file again, as an ordinary directory would have.
+	 */
+	if (fd < 0 && errno == ENOENT && n->kind == NODE_STAGED && wants_write)
+		fd = open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return fs_reply_rc(req, -errno);
 	reply_open(req, n, fd, fi);
@@ -430,10 +444,76 @@ void fs_mirror_write(fuse_req_t req, struct handle *h, const char *buf,
 	fuse_reply_write(req, (size_t)put);
 }
 
+/* The names in new/ that a deploy of @job may take away: @job, @job.*. */
+struct staged_names {
+	char **names;
+	size_t n;
+};
+
+static void staged_names_free(struct staged_names *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	*s = (struct staged_names){NULL, 0};
+}
+
+static int staged_names_take(struct jobfs *jfs, const char *job,
+			     struct staged_names *s)
+{
+	size_t l = strlen(job);
+	DIR *dir = opendir(jfs->new_dir);
+	if (!dir)
+		return -errno;
+	int rc = 0;
+	struct dirent *d;
+	while (rc == 0 && (d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, job, l) != 0 ||
+		    (d->d_name[l] != '\0' && d->d_name[l] != '.'))
+			continue;
+		char **bigger = realloc(s->names, (s->n + 1) * sizeof(char *));
+		char *copy = bigger ? strdup(d->d_name) : NULL;
+		if (bigger)
+			s->names = bigger;
+		if (copy)
+			s->names[s->n++] = copy;
+		else
+			rc = -ENOMEM;
+	}
+	closedir(dir);
+	return rc;
+}
+
+/*
+ * After a commit: the kernel may still hold entries of the staged files
+ * the deploy took away; have the poller thread drop them (a notification
+ * from this request could wait on the directory lock of a request that
+ * waits for a free worker).
+ */
+static void forget_staged(struct jobfs *jfs, struct staged_names *s)
+{
+	bool queued = false;
+	for (size_t i = 0; i < s->n; i++) {
+		char path[4096], what[512];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", jfs->new_dir,
+			 s->names[i]);
+		if (lstat(path, &st) == 0 ||
+		    snprintf(what, sizeof(what), FS_INVAL_STAGED "%s",
+			     s->names[i]) >= (int)sizeof(what))
+			continue;
+		fs_queue_invalidation(jfs, what);
+		queued = true;
+	}
+	if (queued)
+		poller_kick(jfs->poller);
+}
+
 /* Deploys NAME when new/NAME.json is closed after a write. */
 static int commit(struct jobfs *jfs, struct handle *h)
 {
 	char job[256], *text = NULL, err[2048] = "";
+	struct staged_names staged = {NULL, 0};
 	size_t len;
 	if (!config_job_name(h->node, job, sizeof(job)))
 		return 0;
@@ -442,9 +522,15 @@ static int commit(struct jobfs *jfs, struct handle *h)
 		snprintf(err, sizeof(err),
 			 "config too large\nmore than %d bytes",
 			 MAX_CONFIG_BYTES);
+	/* without the list, only the kernel's cache of new/ suffers */
+	if (rc == 0 && staged_names_take(jfs, job, &staged) != 0)
+		staged_names_free(&staged);
 	if (rc == 0)
 		rc = job_deploy(jfs->jobs, jfs->new_dir, job, text, len, err,
 				sizeof(err));
+	if (rc == 0)
+		forget_staged(jfs, &staged);
+	staged_names_free(&staged);
 	free(text);
 	if (rc) {
 		log_info("job \"%s\": not deployed: %s", job, err);

@@ -375,10 +375,31 @@ static bool is_blank(const char *text, size_t len)
 	return true;
 }
 
+/* The first byte that is not JSON whitespace, or NUL if there is none. */
+static char first_non_blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' &&
+		    text[i] != '\n')
+			return text[i];
+	return '\0';
+}
+
 bool jobconf_is_json_prefix(const char *text, size_t len)
 {
+	/*
+	 * A NUL byte is never part of JSON text, but jansson reads one as
+	 * the end of its input ("'[' or '{' expected near end of file"), so
+	 * "\0\xff" and "{}\0x" would pass for a document cut short. And a
+	 * document only ever starts with an object or an array.
+	 */
+	if (memchr(text, '\0', len))
+		return false;
 	if (is_blank(text, len))
 		return true;
+	char first = first_non_blank(text, len);
+	if (first != '{' && first != '[')
+		return false;
 	json_error_t je;
 	json_t *v = json_loadb(text, len, 0, &je);
 	json_decref(v);

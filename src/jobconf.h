@@ -48,7 +48,8 @@ bool jobconf_is_complete_json(const char *text, size_t len);
 
 /*
  * Whether more bytes could still make @text one JSON document: it is
- * empty, blank, or fails to parse only at its very end ("{\"args\": [").
+ * empty, blank, or starts an object or array that fails to parse only at
+ * its very end ("{\"args\": ["). Never with a NUL byte anywhere.
  */
 bool jobconf_is_json_prefix(const char *text, size_t len);
 
