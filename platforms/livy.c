@@ -348,14 +348,14 @@ static int url_field(const json_t *fields, const char *key, const char **out,
 {
 	int rc = livy_wire_string_field(fields, key, out, err, errlen);
 	if (rc == -ENOENT)
-		snprintf(err, errlen, "missing field \"%s\"", key);
-	else if (rc == 0 && strncmp(*out, "http://", 7) != 0 &&
-		 strncmp(*out, "https://", 8) != 0)
-		snprintf(err, errlen, "field \"%s\": expected an http(s) URL",
-			 key);
-	else
-		return rc;
-	return -EINVAL;
+		return message_fail(err, errlen, -EINVAL,
+				    "missing field \"%s\"", key);
+	if (rc == 0 && strncmp(*out, "http://", 7) != 0 &&
+	    strncmp(*out, "https://", 8) != 0)
+		return message_fail(err, errlen, -EINVAL,
+				    "field \"%s\": expected an http(s) URL",
+				    key);
+	return rc;
 }
 
 /* Length of @url without trailing slashes. */
@@ -396,7 +396,8 @@ static int open_synapse(struct livy *l, const json_t *fields, char *err,
 		return rc;
 	rc = livy_wire_string_field(fields, "spark_pool", &pool, err, errlen);
 	if (rc == -ENOENT)
-		snprintf(err, errlen, "missing field \"spark_pool\"");
+		return message_fail(err, errlen, -EINVAL,
+				    "missing field \"spark_pool\"");
 	if (rc)
 		return -EINVAL;
 	rc = livy_wire_string_field(fields, "api_version", &version, err,
@@ -421,10 +422,9 @@ static int open_options(struct livy *l, const struct platform_env *env,
 			char *err, size_t errlen)
 {
 	const json_t *csrf = json_object_get(env->fields, "csrf");
-	if (csrf && !json_is_boolean(csrf)) {
-		snprintf(err, errlen, "field \"csrf\": expected true or false");
-		return -EINVAL;
-	}
+	if (csrf && !json_is_boolean(csrf))
+		return message_fail(err, errlen, -EINVAL,
+				    "field \"csrf\": expected true or false");
 	l->csrf = !csrf || json_is_true(csrf);
 	const json_t *artifacts = json_object_get(env->fields, "artifacts");
 	if (!artifacts)
@@ -433,8 +433,9 @@ static int open_options(struct livy *l, const struct platform_env *env,
 	int rc = artifact_store_open(artifacts, env->name, &l->store, why,
 				     sizeof(why));
 	if (rc)
-		snprintf(err, errlen, "field \"artifacts\": %s", why);
-	return rc;
+		return message_fail(err, errlen, rc, "field \"artifacts\": %s",
+				    why);
+	return 0;
 }
 
 static void livy_free(struct livy *l)
@@ -469,8 +470,9 @@ static int open_variant(const struct livy_variant *v,
 	livy_wire_ids_init(&l->deleted);
 	rc = http_new(&hs, &l->http);
 	if (rc)
-		snprintf(err, errlen, "cannot make an http client: %s",
-			 strerror(-rc));
+		rc = message_fail(err, errlen, rc,
+				  "cannot make an http client: %s",
+				  strerror(-rc));
 	if (rc == 0)
 		rc = v->open_endpoint(l, env->fields, err, errlen);
 	if (rc == 0)

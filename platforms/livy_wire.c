@@ -252,8 +252,8 @@ int livy_wire_string_field(const json_t *fields, const char *key,
 		return -ENOENT;
 	if (*out && **out)
 		return 0;
-	snprintf(err, errlen, "field \"%s\": expected a non-empty string", key);
-	return -EINVAL;
+	return message_fail(err, errlen, -EINVAL,
+			    "field \"%s\": expected a non-empty string", key);
 }
 
 int livy_wire_basic_auth(const json_t *fields, char **header_out, char *err,
@@ -268,12 +268,11 @@ int livy_wire_basic_auth(const json_t *fields, char **header_out, char *err,
 	*header_out = NULL;
 	if (rc == -ENOENT && urc == -ENOENT)
 		return 0;
-	if (rc == -ENOENT || urc == -ENOENT) {
-		snprintf(err, errlen, "field \"%s\" needs \"%s\"",
-			 urc ? "password_env" : "user",
-			 urc ? "user" : "password_env\" or \"password_file");
-		rc = -EINVAL;
-	}
+	if (rc == -ENOENT || urc == -ENOENT)
+		rc = message_fail(
+		    err, errlen, -EINVAL, "field \"%s\" needs \"%s\"",
+		    urc ? "password_env" : "user",
+		    urc ? "user" : "password_env\" or \"password_file");
 	if (rc == 0 && asprintf(&pair, "%s:%s", user, password) < 0)
 		pair = NULL;
 	if (rc == 0)
@@ -663,11 +662,9 @@ int livy_wire_ids_load(struct livy_wire_ids *s, const char *dir,
 	int rc = fsutil_read_all(s->path, 1 << 20, &text, &len);
 	if (rc == -ENOENT)
 		return 0;
-	if (rc) {
-		snprintf(err, errlen, "cannot read \"%s\": %s", s->path,
-			 strerror(-rc));
-		return rc;
-	}
+	if (rc)
+		return message_fail(err, errlen, rc, "cannot read \"%s\": %s",
+				    s->path, strerror(-rc));
 	for (char *p = text; *p; p = end + strspn(end, "\n")) {
 		long id = strtol(p, &end, 10);
 		if (end == p)
@@ -733,7 +730,7 @@ int livy_wire_tag(const char *dir, char *tag_out, char *err, size_t errlen)
 		rc =
 		    fsutil_write_atomic(path, tag_out, LIVY_WIRE_TAG_LEN, 0600);
 	if (rc)
-		snprintf(err, errlen, "cannot write \"%s\": %s", path,
-			 strerror(-rc));
-	return rc;
+		return message_fail(err, errlen, rc, "cannot write \"%s\": %s",
+				    path, strerror(-rc));
+	return 0;
 }

@@ -255,10 +255,10 @@ static int check_conf(const json_t *conf, char *err, size_t errlen)
 	void *it = json_object_iter((json_t *)conf);
 	if (!it)
 		return 0;
-	snprintf(err, errlen,
-		 "unknown conf field \"%s\"\nthe local platform takes no conf",
-		 json_object_iter_key(it));
-	return -EINVAL;
+	return message_fail(
+	    err, errlen, -EINVAL,
+	    "unknown conf field \"%s\"\nthe local platform takes no conf",
+	    json_object_iter_key(it));
 }
 
 /* Without a bundle the entry point is a program already on this host. */
@@ -267,29 +267,26 @@ static int resolve_on_host(const struct run_spec *run, struct program_entry *e,
 {
 	const char *ep = run->entry_point;
 	struct stat st;
-	if (!ep || !*ep) {
-		snprintf(err, errlen,
-			 "nothing to run: no bundle and no entry point");
-		return -EINVAL;
-	}
-	if (ep[0] != '/') {
-		snprintf(err, errlen,
-			 "entry point \"%s\" is not an absolute path\nwithout "
-			 "a bundle it must name a file on this host",
-			 ep);
-		return -EINVAL;
-	}
+	if (!ep || !*ep)
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "nothing to run: no bundle and no entry point");
+	if (ep[0] != '/')
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "entry point \"%s\" is not an absolute path\nwithout "
+		    "a bundle it must name a file on this host",
+		    ep);
 	if (stat(ep, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    snprintf(e->file, sizeof(e->file), "%s", ep) >=
-		(int)sizeof(e->file)) {
-		snprintf(err, errlen, "entry point \"%s\" not found", ep);
-		return -EINVAL;
-	}
+		(int)sizeof(e->file))
+		return message_fail(err, errlen, -EINVAL,
+				    "entry point \"%s\" not found", ep);
 	e->interp = program_interpreter(ep);
 	if (e->interp || access(ep, X_OK) == 0)
 		return 0;
-	snprintf(err, errlen, "entry point \"%s\" is not executable", ep);
-	return -EINVAL;
+	return message_fail(err, errlen, -EINVAL,
+			    "entry point \"%s\" is not executable", ep);
 }
 
 /* The interpreter is looked up in the job's PATH, as execvp() will. */
@@ -304,9 +301,9 @@ static int check_interpreter(const struct run_spec *run,
 		path = getenv("PATH");
 	if (program_is_in_path(e->interp[0], path ? path : "/usr/bin:/bin"))
 		return 0;
-	snprintf(err, errlen, "cannot run \"%s\": \"%s\" not found in PATH",
-		 run->entry_point, e->interp[0]);
-	return -EINVAL;
+	return message_fail(err, errlen, -EINVAL,
+			    "cannot run \"%s\": \"%s\" not found in PATH",
+			    run->entry_point, e->interp[0]);
 }
 
 static int prepare(const struct run_spec *run, struct program_entry *e,
@@ -489,22 +486,20 @@ static int parse_fields(const json_t *fields, double *grace_out, char *err,
 	{
 		if (strcmp(key, "kind") == 0)
 			continue;
-		if (strcmp(key, "grace") != 0) {
-			snprintf(err, errlen,
-				 "unknown field \"%s\"\nthe local platform "
-				 "takes: kind, grace",
-				 key);
-			return -EINVAL;
-		}
+		if (strcmp(key, "grace") != 0)
+			return message_fail(
+			    err, errlen, -EINVAL,
+			    "unknown field \"%s\"\nthe local platform "
+			    "takes: kind, grace",
+			    key);
 		*grace_out =
 		    json_is_number(value) ? json_number_value(value) : -1;
-		if (*grace_out < 0 || *grace_out > LOCAL_MAX_GRACE) {
-			snprintf(err, errlen,
-				 "invalid field \"grace\"\nseconds between "
-				 "SIGTERM and SIGKILL, 0 to %.0f",
-				 LOCAL_MAX_GRACE);
-			return -EINVAL;
-		}
+		if (*grace_out < 0 || *grace_out > LOCAL_MAX_GRACE)
+			return message_fail(
+			    err, errlen, -EINVAL,
+			    "invalid field \"grace\"\nseconds between "
+			    "SIGTERM and SIGKILL, 0 to %.0f",
+			    LOCAL_MAX_GRACE);
 	}
 	return 0;
 }
@@ -535,8 +530,9 @@ static int make_runs_dir(struct local *l, const char *state_dir, char *err,
 	if (rc == 0)
 		rc = fsutil_mkdir_p(l->runs_dir, 0700);
 	if (rc < 0)
-		snprintf(err, errlen, "cannot open state dir \"%s\": %s",
-			 state_dir, strerror(-rc));
+		message_fail(err, errlen, rc,
+			     "cannot open state dir \"%s\": %s", state_dir,
+			     strerror(-rc));
 	free(abs);
 	return rc;
 }
@@ -551,8 +547,8 @@ static int start_watcher(struct local *l, char *err, size_t errlen)
 	if (rc == 0)
 		rc = -pthread_create(&l->watcher, NULL, watch_main, l);
 	if (rc < 0)
-		snprintf(err, errlen, "cannot watch runs in \"%s\": %s",
-			 l->runs_dir, strerror(-rc));
+		message_fail(err, errlen, rc, "cannot watch runs in \"%s\": %s",
+			     l->runs_dir, strerror(-rc));
 	return rc;
 }
 
@@ -641,9 +637,9 @@ static int make_work_dir(const struct run_spec *run,
 			rc = -errno;
 	}
 	if (rc < 0)
-		snprintf(err, errlen,
-			 "cannot prepare the work dir of \"%s\": %s",
-			 run->run_key, strerror(-rc));
+		message_fail(err, errlen, rc,
+			     "cannot prepare the work dir of \"%s\": %s",
+			     run->run_key, strerror(-rc));
 	return rc;
 }
 
@@ -666,8 +662,8 @@ static int start_supervisor(const struct local *l, const struct run_spec *run,
 	if (rc == 0)
 		rc = local_spawn(argv.v, envp.v, lock_fd);
 	if (rc < 0)
-		snprintf(err, errlen, "cannot start run \"%s\": %s",
-			 run->run_key, strerror(-rc));
+		message_fail(err, errlen, rc, "cannot start run \"%s\": %s",
+			     run->run_key, strerror(-rc));
 	free(output_dir);
 	strv_free(&argv);
 	strv_free(&envp);
@@ -695,18 +691,14 @@ static int local_submit(struct platform *p, struct call *c,
 	int rc = prepare(run, &e, c->err, sizeof(c->err));
 	if (rc < 0)
 		return rc;
-	if (!is_valid_id(run->run_key)) {
-		snprintf(c->err, sizeof(c->err), "invalid run key \"%s\"",
-			 run->run_key ? run->run_key : "");
-		return -EINVAL;
-	}
+	if (!is_valid_id(run->run_key))
+		return message_call_fail(c, -EINVAL, "invalid run key \"%s\"",
+					 run->run_key ? run->run_key : "");
 	rc = make_run_dir(l, run, id, sizeof(id), rundir, sizeof(rundir));
-	if (rc < 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot create run dir for \"%s\": %s", run->run_key,
-			 strerror(-rc));
-		return rc;
-	}
+	if (rc < 0)
+		return message_call_fail(c, rc,
+					 "cannot create run dir for \"%s\": %s",
+					 run->run_key, strerror(-rc));
 	char *remote_id = strdup(id), attempt[16];
 	int wd = watch_run(l, id, rundir); /* before the pid file can exist */
 	int lock_fd = -1;
@@ -782,11 +774,9 @@ static int local_find(struct platform *p, struct call *c,
 			adopt_or_drop(rundir, id, found, sizeof(found));
 		free(attempt);
 	}
-	if (!found[0]) {
-		snprintf(c->err, sizeof(c->err), "no run for \"%s\"",
-			 run->run_key);
-		return -ENOENT;
-	}
+	if (!found[0])
+		return message_call_fail(c, -ENOENT, "no run for \"%s\"",
+					 run->run_key);
 	*remote_id_out = strdup(found);
 	return *remote_id_out ? 0 : -ENOMEM;
 }
@@ -871,15 +861,15 @@ static int status_ended(const char *rundir, const char *id,
 	char *text;
 	int rc = read_run_file(rundir, "exit", &text);
 	if (rc < 0 && rc != -ENOENT)
-		snprintf(c->err, sizeof(c->err), "cannot read run \"%s\": %s",
-			 id, strerror(-rc));
+		message_call_fail(c, rc, "cannot read run \"%s\": %s", id,
+				  strerror(-rc));
 	if (rc < 0)
 		return rc;
 	rc = fill_ended(rundir, text, out);
 	free(text);
 	if (rc == -EPROTO)
-		snprintf(c->err, sizeof(c->err),
-			 "cannot parse the exit file of run \"%s\"", id);
+		message_call_fail(
+		    c, rc, "cannot parse the exit file of run \"%s\"", id);
 	return rc;
 }
 
@@ -899,8 +889,7 @@ static int find_run(const struct local *l, struct call *c, const char *id,
 	    local_path_join(rundir, len, l->runs_dir, id) == 0 &&
 	    stat(rundir, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	snprintf(c->err, sizeof(c->err), "no run \"%s\"", id ? id : "");
-	return -ENOENT;
+	return message_call_fail(c, -ENOENT, "no run \"%s\"", id ? id : "");
 }
 
 static int local_status(struct platform *p, struct call *c,
@@ -959,12 +948,10 @@ static int local_cancel(struct platform *p, struct call *c,
 		return message_call_fail(c, -EINVAL, "run already ended");
 	rc =
 	    local_write_run_file(rundir, "cancel_reason", reason ? reason : "");
-	if (rc < 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot record cancel of run \"%s\": %s", remote_id,
-			 strerror(-rc));
-		return rc;
-	}
+	if (rc < 0)
+		return message_call_fail(
+		    c, rc, "cannot record cancel of run \"%s\": %s", remote_id,
+		    strerror(-rc));
 	if (sup == SUPERVISOR_MISSING &&
 	    supervisor_state(rundir, &pid) != SUPERVISOR_ALIVE)
 		return 0;
@@ -973,9 +960,8 @@ static int local_cancel(struct platform *p, struct call *c,
 	if (errno == ESRCH)
 		return message_call_fail(c, -EINVAL, "run already ended");
 	rc = -errno;
-	snprintf(c->err, sizeof(c->err), "cannot cancel run \"%s\": %s",
-		 remote_id, strerror(-rc));
-	return rc;
+	return message_call_fail(c, rc, "cannot cancel run \"%s\": %s",
+				 remote_id, strerror(-rc));
 }
 
 static int local_health(struct platform *p, struct call *c)
@@ -984,9 +970,8 @@ static int local_health(struct platform *p, struct call *c)
 	if (access(l->runs_dir, W_OK | X_OK) == 0)
 		return 0;
 	int rc = -errno;
-	snprintf(c->err, sizeof(c->err), "cannot write \"%s\": %s", l->runs_dir,
-		 strerror(-rc));
-	return rc;
+	return message_call_fail(c, rc, "cannot write \"%s\": %s", l->runs_dir,
+				 strerror(-rc));
 }
 
 const struct platform_ops local_platform = {

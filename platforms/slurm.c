@@ -96,8 +96,9 @@ static int take_http(struct slurm *s, const json_t *fields, char *err,
 	if (rc == 0)
 		rc = http_new(&settings, &s->http);
 	if (rc && !err[0])
-		snprintf(err, errlen, "cannot set up the HTTP client: %s",
-			 strerror(-rc));
+		message_fail(err, errlen, rc,
+			     "cannot set up the HTTP client: %s",
+			     strerror(-rc));
 	return rc;
 }
 
@@ -200,11 +201,9 @@ static int get_job(struct slurm *s, struct call *c, long long id,
 		    jid == id)
 			*job_out = job;
 	}
-	if (rc == 0 && !*job_out) {
-		snprintf(c->err, sizeof(c->err), "job %lld not in the answer",
-			 id);
-		rc = -ENOENT;
-	}
+	if (rc == 0 && !*job_out)
+		rc = message_call_fail(c, -ENOENT, "job %lld not in the answer",
+				       id);
 	return rc;
 }
 
@@ -300,8 +299,8 @@ static int prepare_dir(struct slurm *s, const struct run_spec *run,
 	if (rc == 0 && e->prog.needs_exec_bit)
 		rc = make_executable(dir, run->entry_point);
 	if (rc)
-		snprintf(c->err, sizeof(c->err), "cannot prepare \"%s\": %s",
-			 dir, strerror(-rc));
+		message_call_fail(c, rc, "cannot prepare \"%s\": %s", dir,
+				  strerror(-rc));
 	return rc;
 }
 
@@ -426,13 +425,12 @@ static int resolve_on_cluster(const struct run_spec *run, struct slurm_entry *e,
 			      char *err, size_t errlen)
 {
 	const char *ep = run->entry_point;
-	if (ep[0] != '/') {
-		snprintf(err, errlen,
-			 "entry point \"%s\" is not an absolute path\nwithout "
-			 "a bundle it must name a program on the cluster",
-			 ep);
-		return -EINVAL;
-	}
+	if (ep[0] != '/')
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "entry point \"%s\" is not an absolute path\nwithout "
+		    "a bundle it must name a program on the cluster",
+		    ep);
 	e->prog.interp = program_interpreter(ep);
 	int n = snprintf(e->path, sizeof(e->path), "%s", ep);
 	return n < 0 || (size_t)n >= sizeof(e->path) ? -ENAMETOOLONG : 0;
@@ -457,11 +455,10 @@ static int prepare(const struct run_spec *run, struct slurm_entry *e, char *err,
 		rc = program_check_env(run->env, err, errlen);
 	if (rc == 0)
 		rc = slurm_wire_check_conf(run->conf, err, errlen);
-	if (rc == 0 && (!run->entry_point || !*run->entry_point)) {
-		snprintf(err, errlen,
-			 "no entry point\nset \"entry_point\" in the config");
-		rc = -EINVAL;
-	}
+	if (rc == 0 && (!run->entry_point || !*run->entry_point))
+		rc = message_fail(
+		    err, errlen, -EINVAL,
+		    "no entry point\nset \"entry_point\" in the config");
 	if (rc == 0 && run->bundle_dir)
 		rc = resolve_in_bundle(run, e, err, errlen);
 	else if (rc == 0)
@@ -508,11 +505,9 @@ static int find_job(struct slurm *s, struct call *c, const struct run_spec *run,
 			*id_out = id;
 	}
 	slurm_wire_reply_release(&r);
-	if (rc == 0 && *id_out == 0) {
-		snprintf(c->err, sizeof(c->err), "no job named \"%s\"",
-			 run->run_key);
-		rc = -ENOENT;
-	}
+	if (rc == 0 && *id_out == 0)
+		rc = message_call_fail(c, -ENOENT, "no job named \"%s\"",
+				       run->run_key);
 	return rc;
 }
 
@@ -543,11 +538,9 @@ static int post_job(struct slurm *s, struct call *c, const struct run_spec *run,
 	    *id_out > 0;
 	if (has_id && r.code) /* e.g. 2042 "Job is in held state" */
 		log_submit_warning(s, run, *id_out, &r);
-	if (!has_id && rc == 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "the submit answer has no job_id");
-		rc = -EPROTO;
-	}
+	if (!has_id && rc == 0)
+		rc = message_call_fail(c, -EPROTO,
+				       "the submit answer has no job_id");
 	rc = has_id ? 0 : slurm_wire_submit_errno(rc, &r);
 	slurm_wire_reply_release(&r);
 	return rc;
@@ -561,15 +554,13 @@ static int slurm_submit(struct platform *p, struct call *c,
 	char dir[PATH_MAX];
 	json_t *body = NULL;
 	int rc = prepare(run, &e, c->err, sizeof(c->err));
-	if (rc == 0 && !is_valid_key(run->run_key)) {
-		snprintf(c->err, sizeof(c->err), "invalid run key \"%s\"",
-			 run->run_key);
-		rc = -EINVAL;
-	}
+	if (rc == 0 && !is_valid_key(run->run_key))
+		rc = message_call_fail(c, -EINVAL, "invalid run key \"%s\"",
+				       run->run_key);
 	if (rc == 0)
 		rc = run_dir(s, run, dir, sizeof(dir));
 	if (rc == -ENAMETOOLONG)
-		snprintf(c->err, sizeof(c->err), "run directory name too long");
+		message_call_fail(c, rc, "run directory name too long");
 	if (rc == 0)
 		rc = prepare_dir(s, run, &e, dir, c);
 	if (rc == 0)
@@ -611,11 +602,9 @@ static int slurm_status(struct platform *p, struct call *c,
 	struct slurm_reply r;
 	const json_t *job;
 	long long id;
-	if (!parse_job_id(remote_id, &id)) {
-		snprintf(c->err, sizeof(c->err), "invalid job id \"%s\"",
-			 remote_id);
-		return -ENOENT;
-	}
+	if (!parse_job_id(remote_id, &id))
+		return message_call_fail(c, -ENOENT, "invalid job id \"%s\"",
+					 remote_id);
 	int rc = get_job(s, c, id, &r, &job);
 	if (rc == 0)
 		rc = job_status(s, c, job, out);
@@ -777,11 +766,9 @@ static int job_dir(struct slurm *s, struct call *c, long long id,
 	int rc = get_job(s, c, id, &r, &job);
 	const char *cwd =
 	    rc ? "" : slurm_wire_string(job, "current_working_directory");
-	if (rc == 0 && !is_ours(s, cwd)) {
-		snprintf(c->err, sizeof(c->err),
-			 "job %lld does not run in \"shared_dir\"", id);
-		rc = -ENOENT;
-	}
+	if (rc == 0 && !is_ours(s, cwd))
+		rc = message_call_fail(
+		    c, -ENOENT, "job %lld does not run in \"shared_dir\"", id);
 	*dir_out = rc == 0 ? strdup(cwd) : NULL;
 	if (rc == 0 && !*dir_out)
 		rc = -ENOMEM;
@@ -795,11 +782,9 @@ static int slurm_fetch(struct platform *p, struct call *c,
 	struct slurm *s = slurm_from(p);
 	long long id;
 	char *dir = NULL, out[PATH_MAX], err[PATH_MAX];
-	if (!parse_job_id(remote_id, &id)) {
-		snprintf(c->err, sizeof(c->err), "invalid job id \"%s\"",
-			 remote_id);
-		return -EINVAL;
-	}
+	if (!parse_job_id(remote_id, &id))
+		return message_call_fail(c, -EINVAL, "invalid job id \"%s\"",
+					 remote_id);
 	int rc = job_dir(s, c, id, &dir);
 	if (rc)
 		return rc;
@@ -810,9 +795,9 @@ static int slurm_fetch(struct platform *p, struct call *c,
 	if (rc == 0)
 		rc = write_concat(output_dir, "log", srcs, 2);
 	if (rc)
-		snprintf(c->err, sizeof(c->err),
-			 "cannot copy the output of job %lld from \"%s\": %s",
-			 id, dir, strerror(-rc));
+		message_call_fail(
+		    c, rc, "cannot copy the output of job %lld from \"%s\": %s",
+		    id, dir, strerror(-rc));
 	free(dir);
 	return rc;
 }
@@ -828,11 +813,9 @@ static int slurm_cancel(struct platform *p, struct call *c,
 	struct run_status st = {.exit_code = -1};
 	long long id;
 	char path[64];
-	if (!parse_job_id(remote_id, &id)) {
-		snprintf(c->err, sizeof(c->err), "invalid job id \"%s\"",
-			 remote_id);
-		return -EINVAL;
-	}
+	if (!parse_job_id(remote_id, &id))
+		return message_call_fail(c, -EINVAL, "invalid job id \"%s\"",
+					 remote_id);
 	/* Slurm accepts cancelling a finished job: look first */
 	int rc = get_job(s, c, id, &r, &job);
 	if (rc == 0)
@@ -866,12 +849,10 @@ static int slurm_health(struct platform *p, struct call *c)
 	json_array_foreach(json_object_get(r.json, "pings"), i, ping)
 	{
 		const char *state = slurm_wire_string(ping, "ping");
-		if (rc == 0 && *state && strcmp(state, "UP") != 0) {
-			snprintf(c->err, sizeof(c->err),
-				 "slurmctld \"%s\" is %s",
-				 slurm_wire_string(ping, "hostname"), state);
-			rc = -EAGAIN;
-		}
+		if (rc == 0 && *state && strcmp(state, "UP") != 0)
+			rc = message_call_fail(
+			    c, -EAGAIN, "slurmctld \"%s\" is %s",
+			    slurm_wire_string(ping, "hostname"), state);
 	}
 	slurm_wire_reply_release(&r);
 	return rc;

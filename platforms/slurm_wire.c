@@ -198,11 +198,9 @@ int slurm_wire_job_read(const json_t *job, struct call *c,
 	int rc = slurm_wire_map_state(json_object_get(job, "job_state"),
 				      &out->state, out->platform_state,
 				      sizeof(out->platform_state));
-	if (rc) {
-		snprintf(c->err, sizeof(c->err), "unknown job state \"%s\"",
-			 out->platform_state);
-		return rc;
-	}
+	if (rc)
+		return message_call_fail(c, rc, "unknown job state \"%s\"",
+					 out->platform_state);
 	bool started = has_started(job);
 	if (out->state != RUN_QUEUED && started)
 		out->started_at = job_time(job, "start_time");
@@ -287,12 +285,10 @@ static int get_string(const json_t *fields, const char *name, const char **out,
 	*out = json_string_value(v);
 	if (!v)
 		return 0;
-	if (!*out || !**out || !is_printable(*out)) {
-		snprintf(err, errlen,
-			 "invalid field \"%s\"\nexpected a non-empty string",
-			 name);
-		return -EINVAL;
-	}
+	if (!*out || !**out || !is_printable(*out))
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "invalid field \"%s\"\nexpected a non-empty string", name);
 	return 0;
 }
 
@@ -305,23 +301,20 @@ static int take_url(struct slurm_wire_config *s, const json_t *fields,
 		rc = get_string(fields, "api_version", &api, err, errlen);
 	if (rc)
 		return rc;
-	if (!url ||
-	    (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
-		snprintf(err, errlen,
-			 "%s field \"url\"\nslurmrestd's address, e.g. "
-			 "\"http://127.0.0.1:6820\"",
-			 url ? "invalid" : "missing");
-		return -EINVAL;
-	}
+	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s field \"url\"\nslurmrestd's address, e.g. "
+		    "\"http://127.0.0.1:6820\"",
+		    url ? "invalid" : "missing");
 	api = api ? api : SLURM_DEFAULT_API;
 	size_t digits = strlen(api) > 5 ? strspn(api + 5, "0123456789") : 0;
 	if (strncmp(api, "v0.0.", 5) || digits == 0 || api[5 + digits] ||
-	    digits > 4) {
-		snprintf(err, errlen,
-			 "invalid field \"api_version\"\nexpected e.g. \"%s\"",
-			 SLURM_DEFAULT_API);
-		return -EINVAL;
-	}
+	    digits > 4)
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "invalid field \"api_version\"\nexpected e.g. \"%s\"",
+		    SLURM_DEFAULT_API);
 	s->api_minor = (int)strtol(api + 5, NULL, 10);
 	size_t len = strlen(url);
 	while (len > 0 && url[len - 1] == '/')
@@ -389,26 +382,22 @@ static int take_credentials(struct slurm_wire_config *s, const json_t *fields,
 	char *token = NULL;
 	if (rc == 0)
 		rc = secret_get(fields, "token", &token, err, errlen);
-	if (rc == -ENOENT) {
-		rc = -EINVAL;
-		snprintf(err, errlen,
-			 "missing field \"token_env\" or \"token_file\"\nthe "
-			 "JWT for slurmrestd (scontrol token)");
-	}
-	if (rc == 0 && (!*token || !is_printable(token))) {
-		snprintf(err, errlen,
-			 "the token is empty or has control "
-			 "characters");
-		rc = -EINVAL;
-	}
+	if (rc == -ENOENT)
+		rc = message_fail(err, errlen, -EINVAL,
+				  "missing field \"token_env\" or "
+				  "\"token_file\"\nthe JWT for slurmrestd "
+				  "(scontrol token)");
+	if (rc == 0 && (!*token || !is_printable(token)))
+		rc = message_fail(err, errlen, -EINVAL,
+				  "the token is empty or has control "
+				  "characters");
 	if (rc == 0) {
 		s->user = user ? strdup(user) : token_user(token);
-		if (!s->user && !user) {
-			snprintf(err, errlen,
-				 "missing field \"user\"\nthe token names no "
-				 "user (no \"sun\" claim)");
-			rc = -EINVAL;
-		}
+		if (!s->user && !user)
+			rc = message_fail(
+			    err, errlen, -EINVAL,
+			    "missing field \"user\"\nthe token names no "
+			    "user (no \"sun\" claim)");
 	}
 	if (rc == 0 &&
 	    (asprintf(&s->user_header, "X-SLURM-USER-NAME: %s", s->user) < 0 ||
@@ -427,27 +416,23 @@ static int take_shared_dir(struct slurm_wire_config *s, const json_t *fields,
 	if (rc)
 		return rc;
 	/* Slurm expands %x and \ in output paths: keep them out */
-	if (!dir || dir[0] != '/' || strpbrk(dir, "%\\")) {
-		snprintf(err, errlen,
-			 "%s field \"shared_dir\"\nan absolute path the "
-			 "cluster's nodes can read and write, without %% or \\",
-			 dir ? "invalid" : "missing");
-		return -EINVAL;
-	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen,
-			 "field \"shared_dir\": \"%s\" is not a "
-			 "directory",
-			 dir);
-		return -EINVAL;
-	}
+	if (!dir || dir[0] != '/' || strpbrk(dir, "%\\"))
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "%s field \"shared_dir\"\nan absolute path the "
+		    "cluster's nodes can read and write, without %% or \\",
+		    dir ? "invalid" : "missing");
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return message_fail(err, errlen, -EINVAL,
+				    "field \"shared_dir\": \"%s\" is not a "
+				    "directory",
+				    dir);
 	size_t len = strlen(dir);
 	while (len > 1 && dir[len - 1] == '/')
 		len--;
-	if (len == 1) {
-		snprintf(err, errlen, "invalid field \"shared_dir\": \"/\"");
-		return -EINVAL;
-	}
+	if (len == 1)
+		return message_fail(err, errlen, -EINVAL,
+				    "invalid field \"shared_dir\": \"/\"");
 	s->shared_dir = strndup(dir, len);
 	return s->shared_dir ? 0 : -ENOMEM;
 }
@@ -466,12 +451,11 @@ static int take_job_defaults(struct slurm_wire_config *s, const json_t *fields,
 	s->time_limit =
 	    limit ? (long)json_integer_value(limit) : SLURM_DEFAULT_TIME_LIMIT;
 	if (limit && (!json_is_integer(limit) || s->time_limit <= 0 ||
-		      s->time_limit > SLURM_MAX_TIME_LIMIT)) {
-		snprintf(err, errlen,
-			 "invalid field \"time_limit\"\nminutes, a positive "
-			 "integer");
-		return -EINVAL;
-	}
+		      s->time_limit > SLURM_MAX_TIME_LIMIT))
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "invalid field \"time_limit\"\nminutes, a positive "
+		    "integer");
 	return 0;
 }
 
@@ -524,11 +508,9 @@ int slurm_wire_reply_errno(struct call *c, const char *path,
 	r->code = slurm_wire_first_error(r->json, &text);
 	if (r->status >= 200 && r->status < 300 && r->json)
 		return 0;
-	if (r->status >= 200 && r->status < 300) {
-		snprintf(c->err, sizeof(c->err),
-			 "HTTP %ld: the answer is not JSON", r->status);
-		return -EPROTO;
-	}
+	if (r->status >= 200 && r->status < 300)
+		return message_call_fail(
+		    c, -EPROTO, "HTTP %ld: the answer is not JSON", r->status);
 	if (r->status == 404) {
 		snprintf(
 		    c->err, sizeof(c->err),
@@ -536,20 +518,20 @@ int slurm_wire_reply_errno(struct call *c, const char *path,
 		    path);
 		return -EPROTO;
 	}
-	if (r->status == 401 || r->status == 403) {
-		snprintf(c->err, sizeof(c->err),
-			 "HTTP %ld: authentication failure (check \"user\" "
-			 "and the token)",
-			 r->status);
-		return -EACCES;
-	}
-	snprintf(c->err, sizeof(c->err), "HTTP %ld: %s (error %d)%s", r->status,
-		 *text ? text : "no reason given", r->code,
-		 r->code == -1 ? "; an invalid or expired token gives this too"
-			       : "");
-	if (r->code == SLURM_ERR_INVALID_JOB_ID)
-		return -ENOENT;
-	return http_status_errno(r->status);
+	if (r->status == 401 || r->status == 403)
+		return message_call_fail(
+		    c, -EACCES,
+		    "HTTP %ld: authentication failure (check \"user\" "
+		    "and the token)",
+		    r->status);
+	int rc = r->code == SLURM_ERR_INVALID_JOB_ID
+		     ? -ENOENT
+		     : http_status_errno(r->status);
+	return message_call_fail(
+	    c, rc, "HTTP %ld: %s (error %d)%s", r->status,
+	    *text ? text : "no reason given", r->code,
+	    r->code == -1 ? "; an invalid or expired token gives this too"
+			  : "");
 }
 
 void slurm_wire_reply_release(struct slurm_reply *r)
@@ -591,14 +573,13 @@ int slurm_wire_check_conf(const json_t *conf, char *err, size_t errlen)
 			    key);
 			return -EINVAL;
 		}
-		if (!is_conf_value_ok(key, value)) {
-			snprintf(err, errlen,
-				 "invalid conf field \"%s\"\nexpected %s", key,
-				 strcmp(key, "partition") == 0
-				     ? "a partition name"
-				     : "a positive integer");
-			return -EINVAL;
-		}
+		if (!is_conf_value_ok(key, value))
+			return message_fail(
+			    err, errlen, -EINVAL,
+			    "invalid conf field \"%s\"\nexpected %s", key,
+			    strcmp(key, "partition") == 0
+				? "a partition name"
+				: "a positive integer");
 	}
 	return 0;
 }

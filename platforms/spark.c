@@ -34,6 +34,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "log.h"
+#include "message.h"
 #include "secret.h"
 #include "spark.h"
 
@@ -123,10 +124,9 @@ static int check_fields(const json_t *fields, char *err, size_t errlen)
 	json_t *v;
 	json_object_foreach((json_t *)fields, key, v)
 	{
-		if (!is_listed(spark_fields, key)) {
-			snprintf(err, errlen, "unknown field \"%s\"", key);
-			return -EINVAL;
-		}
+		if (!is_listed(spark_fields, key))
+			return message_fail(err, errlen, -EINVAL,
+					    "unknown field \"%s\"", key);
 	}
 	return 0;
 }
@@ -140,12 +140,10 @@ static int get_url(const json_t *fields, const char *field, char **out,
 	*out = NULL;
 	if (!v)
 		return 0;
-	if (!s || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8))) {
-		snprintf(err, errlen,
-			 "field \"%s\": expected an http:// or https:// URL",
-			 field);
-		return -EINVAL;
-	}
+	if (!s || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "field \"%s\": expected an http:// or https:// URL", field);
 	size_t len = strlen(s);
 	while (len > 0 && s[len - 1] == '/')
 		len--;
@@ -160,15 +158,13 @@ static int get_settings(struct spark *s, const json_t *fields, char *err,
 	const json_t *port = json_object_get(fields, "worker_ui_port");
 	s->worker_ui_port = port ? json_integer_value(port) : 8081;
 	if (ver && !json_is_string(ver))
-		snprintf(err, errlen, "field \"spark_version\": not a string");
-	else if (s->worker_ui_port < 1 || s->worker_ui_port > 65535)
-		snprintf(err, errlen, "field \"worker_ui_port\": not a port");
-	else
-		return (s->version = strdup(ver ? json_string_value(ver)
-						: SPARK_VERSION))
-			   ? 0
-			   : -ENOMEM;
-	return -EINVAL;
+		return message_fail(err, errlen, -EINVAL,
+				    "field \"spark_version\": not a string");
+	if (s->worker_ui_port < 1 || s->worker_ui_port > 65535)
+		return message_fail(err, errlen, -EINVAL,
+				    "field \"worker_ui_port\": not a port");
+	s->version = strdup(ver ? json_string_value(ver) : SPARK_VERSION);
+	return s->version ? 0 : -ENOMEM;
 }
 
 static int get_token(struct spark *s, const json_t *fields, char *err,
@@ -225,10 +221,9 @@ static int spark_open(const struct platform_env *env, struct platform **out,
 	int rc = check_fields(env->fields, err, errlen);
 	if (rc == 0)
 		rc = get_url(env->fields, "url", &s->url, err, errlen);
-	if (rc == 0 && !s->url) {
-		snprintf(err, errlen, "field \"url\": missing");
-		rc = -EINVAL;
-	}
+	if (rc == 0 && !s->url)
+		rc = message_fail(err, errlen, -EINVAL,
+				  "field \"url\": missing");
 	if (rc == 0)
 		rc = get_url(env->fields, "ui_url", &s->ui_url, err, errlen);
 	if (rc == 0)
@@ -266,24 +261,21 @@ static int parse_conf(const json_t *conf, struct spark_job *job, char *err,
 		bool is_map = !strcmp(key, "sparkProperties") ||
 			      !strcmp(key, "environmentVariables");
 		if (!is_listed(spark_conf_fields, key))
-			snprintf(err, errlen, "unknown conf field \"%s\"", key);
-		else if (is_map ? !is_strings(v) : !json_is_string(v))
-			snprintf(err, errlen, "conf.%s must be %s", key,
-				 is_map ? "an object of strings" : "a string");
-		else
-			continue;
-		return -EINVAL;
+			return message_fail(err, errlen, -EINVAL,
+					    "unknown conf field \"%s\"", key);
+		if (is_map ? !is_strings(v) : !json_is_string(v))
+			return message_fail(
+			    err, errlen, -EINVAL, "conf.%s must be %s", key,
+			    is_map ? "an object of strings" : "a string");
 	}
 	job->main_class = field_str(conf, "mainClass");
 	job->resource = field_str(conf, "appResource");
 	job->props = json_object_get(conf, "sparkProperties");
 	job->envs = json_object_get(conf, "environmentVariables");
-	if (job->resource && field_str(conf, "artifact")) {
-		snprintf(err, errlen,
-			 "conf.appResource and conf.artifact "
-			 "both set\nthey mean the same: set one");
-		return -EINVAL;
-	}
+	if (job->resource && field_str(conf, "artifact"))
+		return message_fail(err, errlen, -EINVAL,
+				    "conf.appResource and conf.artifact "
+				    "both set\nthey mean the same: set one");
 	if (!job->resource)
 		job->resource = field_str(conf, "artifact");
 	return 0;
@@ -303,25 +295,22 @@ static int bundle_file(const struct spark *s, const struct run_spec *run,
 {
 	const char *ep = run->entry_point;
 	struct stat st;
-	if (!ep || !*ep || is_outside(ep)) {
-		snprintf(err, errlen, "entry point \"%s\" is not in the bundle",
-			 ep ? ep : "");
-		return -EINVAL;
-	}
+	if (!ep || !*ep || is_outside(ep))
+		return message_fail(err, errlen, -EINVAL,
+				    "entry point \"%s\" is not in the bundle",
+				    ep ? ep : "");
 	int n = snprintf(job->local, sizeof(job->local), "%s/%s",
 			 run->bundle_dir, ep);
 	if (n < 0 || (size_t)n >= sizeof(job->local) ||
-	    stat(job->local, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "entry point \"%s\" not found in bundle",
-			 ep);
-		return -EINVAL;
-	}
-	if (!s->artifacts) {
-		snprintf(err, errlen,
-			 "no artifact store for the bundle\nset \"artifacts\" "
-			 "in the platform config, or conf.appResource");
-		return -EINVAL;
-	}
+	    stat(job->local, &st) < 0 || !S_ISREG(st.st_mode))
+		return message_fail(err, errlen, -EINVAL,
+				    "entry point \"%s\" not found in bundle",
+				    ep);
+	if (!s->artifacts)
+		return message_fail(
+		    err, errlen, -EINVAL,
+		    "no artifact store for the bundle\nset \"artifacts\" "
+		    "in the platform config, or conf.appResource");
 	return 0;
 }
 
@@ -339,19 +328,17 @@ static int parse_job(const struct spark *s, const struct run_spec *run,
 	} else if (!job->resource && ep && strstr(ep, "://")) {
 		job->resource = ep; /* a URL given as the entry point */
 	} else if (!job->resource) {
-		snprintf(err, errlen,
-			 "nothing to run\ndeploy a .jar or .py "
-			 "bundle, or set conf.appResource");
-		rc = -EINVAL;
+		rc = message_fail(err, errlen, -EINVAL,
+				  "nothing to run\ndeploy a .jar or .py "
+				  "bundle, or set conf.appResource");
 	}
 	if (rc)
 		return rc;
 	job->is_python =
 	    has_suffix(job->resource ? job->resource : job->local, ".py");
-	if (!job->is_python && !job->main_class) {
-		snprintf(err, errlen, "conf.mainClass is required for a jar");
-		return -EINVAL;
-	}
+	if (!job->is_python && !job->main_class)
+		return message_fail(err, errlen, -EINVAL,
+				    "conf.mainClass is required for a jar");
 	return 0;
 }
 
@@ -374,11 +361,9 @@ static int get_json(struct spark *s, struct call *c, const char *method,
 			   idempotent, NULL, &resp);
 	if (rc == 0 &&
 	    (!json_is_object(resp) ||
-	     (action && !is_same(field_str(resp, "action"), action)))) {
-		snprintf(c->err, sizeof(c->err),
-			 "unexpected answer from \"%s\"", url);
-		rc = -EPROTO;
-	}
+	     (action && !is_same(field_str(resp, "action"), action))))
+		rc = message_call_fail(c, -EPROTO,
+				       "unexpected answer from \"%s\"", url);
 	if (rc)
 		json_decref(resp);
 	else
@@ -508,15 +493,13 @@ static int take_submission(struct call *c, const json_t *resp, char **id_out)
 {
 	const char *id = field_str(resp, "submissionId");
 	const char *msg = field_str(resp, "message");
-	if (!json_is_true(json_object_get(resp, "success"))) {
-		snprintf(c->err, sizeof(c->err), "the master refused it: %s",
-			 msg ? msg : "no reason given");
-		return -EINVAL;
-	}
-	if (!id) {
-		snprintf(c->err, sizeof(c->err), "no submissionId in answer");
-		return -EPROTO;
-	}
+	if (!json_is_true(json_object_get(resp, "success")))
+		return message_call_fail(c, -EINVAL,
+					 "the master refused it: %s",
+					 msg ? msg : "no reason given");
+	if (!id)
+		return message_call_fail(c, -EPROTO,
+					 "no submissionId in answer");
 	*id_out = strdup(id);
 	return *id_out ? 0 : -ENOMEM;
 }
@@ -567,10 +550,9 @@ static int worker_ui(struct spark *s, struct call *c, const json_t *st,
 		}
 	}
 	const char *colon = hp ? strrchr(hp, ':') : NULL;
-	if (!colon) {
-		snprintf(c->err, sizeof(c->err), "the driver has no worker");
-		return -ENOENT;
-	}
+	if (!colon)
+		return message_call_fail(c, -ENOENT,
+					 "the driver has no worker");
 	return asprintf(base_out, "http://%.*s:%ld", (int)(colon - hp), hp,
 			s->worker_ui_port) < 0
 		   ? -ENOMEM
@@ -596,17 +578,15 @@ static int read_log(struct spark *s, struct call *c, const char *base,
 	long long start, end, total = 0;
 	int head = 0;
 	if (rc == 0 && resp.status != 200) {
-		snprintf(c->err, sizeof(c->err), "HTTP %ld from \"%s\"",
-			 resp.status, base);
 		rc = resp.status / 100 == 2 ? -EPROTO
 					    : http_status_errno(resp.status);
+		message_call_fail(c, rc, "HTTP %ld from \"%s\"", resp.status,
+				  base);
 	}
 	if (rc == 0 &&
 	    sscanf(resp.body, "==== Bytes %lld-%lld of %lld of %*[^\n]%n",
-		   &start, &end, &total, &head) < 3) {
-		snprintf(c->err, sizeof(c->err), "no log from \"%s\"", base);
-		rc = -EPROTO;
-	}
+		   &start, &end, &total, &head) < 3)
+		rc = message_call_fail(c, -EPROTO, "no log from \"%s\"", base);
 	/* "0-0 of 0" with text is the worker's error: no such log yet */
 	if (rc == 0 && total > 0 && head > 0 && resp.body[head] == '\n')
 		fwrite(resp.body + head + 1, 1,
@@ -690,11 +670,9 @@ static int take_status(struct spark *s, struct call *c, const char *id,
 		       struct run_status *out)
 {
 	const char *state = field_str(st, "driverState");
-	if (!state) {
-		snprintf(c->err, sizeof(c->err),
-			 "driver \"%s\" is not known to the master", id);
-		return -ENOENT;
-	}
+	if (!state)
+		return message_call_fail(
+		    c, -ENOENT, "driver \"%s\" is not known to the master", id);
 	set_state(out, state);
 	if (out->state != RUN_FAILED)
 		return 0;
@@ -833,8 +811,7 @@ static int spark_cancel(struct platform *p, struct call *c,
 		const char *msg = field_str(resp, "message");
 		log_info("platform \"%s\": kill of \"%s\": %s", p->name,
 			 remote_id, msg ? msg : "refused");
-		snprintf(c->err, sizeof(c->err), "run already ended");
-		rc = -EINVAL;
+		rc = message_call_fail(c, -EINVAL, "run already ended");
 	}
 	json_decref(resp);
 	return rc;
