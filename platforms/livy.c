@@ -467,6 +467,7 @@ static int open_variant(const struct livy_variant *v,
 	l->base.ops = v->ops;
 	l->v = v;
 	l->max_retries = hs.max_retries;
+	hs.error_text = livy_wire_error_text;
 	livy_wire_ids_init(&l->deleted);
 	rc = http_new(&hs, &l->http);
 	if (rc)

@@ -210,6 +210,17 @@ int livy_wire_batch_id(struct call *c, const json_t *batch, long *id_out)
 	return 0;
 }
 
+int livy_wire_error_text(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	const char *msg = json_string_value(json_object_get(doc, "msg"));
+	int rc = msg && *msg ? 0 : -ENOENT;
+	if (rc == 0)
+		snprintf(out, outlen, "%s", msg);
+	json_decref(doc);
+	return rc;
+}
+
 size_t livy_wire_log_lines(const json_t *lines, FILE *f)
 {
 	size_t i;

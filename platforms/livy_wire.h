@@ -3,8 +3,9 @@
  * JSON that livy.c exchanges with Livy and Synapse (the create request
  * built from a run, with the job's "conf" checked field by field and the
  * bundle uploaded to an artifact store; the run status read from a batch
- * object; log lines; the basic auth header), and the small files it keeps
- * in its state dir (a set of batch ids, the tag of its batch names).
+ * object; Livy's error bodies; log lines; the basic auth header), and the
+ * small files it keeps in its state dir (a set of batch ids, the tag of
+ * its batch names).
  */
 #ifndef JOBFS_LIVY_WIRE_H
 #define JOBFS_LIVY_WIRE_H
@@ -56,6 +57,13 @@ int livy_wire_status(const json_t *batch, bool has_result, struct call *c,
 
 /* The "id" of a batch object: -EPROTO without one. */
 int livy_wire_batch_id(struct call *c, const json_t *batch, long *id_out);
+
+/*
+ * The message of Livy's error body {"msg": "..."} into @out; -ENOENT when
+ * @body (@len bytes) has none (http_settings.error_text).
+ */
+int livy_wire_error_text(const char *body, size_t len, char *out,
+			 size_t outlen);
 
 /* Writes the strings of the array @lines to @f, one a line; the count. */
 size_t livy_wire_log_lines(const json_t *lines, FILE *f);

@@ -93,6 +93,8 @@ static int take_http(struct slurm *s, const json_t *fields, char *err,
 	struct http_settings settings;
 	int rc =
 	    http_settings_from_json(fields, s->name, &settings, err, errlen);
+	/* slurm_call reads its answers itself; this is for http.c's own */
+	settings.error_text = slurm_wire_error_text;
 	if (rc == 0)
 		rc = http_new(&settings, &s->http);
 	if (rc && !err[0])

@@ -501,6 +501,19 @@ int slurm_wire_first_error(const json_t *json, const char **text_out)
 	return e ? (int)code : 0;
 }
 
+int slurm_wire_error_text(const char *body, size_t len, char *out,
+			  size_t outlen)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	const char *text;
+	slurm_wire_first_error(doc, &text);
+	int rc = *text ? 0 : -ENOENT;
+	if (rc == 0)
+		snprintf(out, outlen, "%s", text);
+	json_decref(doc);
+	return rc;
+}
+
 int slurm_wire_reply_errno(struct call *c, const char *path,
 			   struct slurm_reply *r)
 {

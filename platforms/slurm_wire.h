@@ -67,6 +67,13 @@ void slurm_wire_reply_release(struct slurm_reply *r);
 /* The first entry of an answer's errors[]: its number and text (borrowed). */
 int slurm_wire_first_error(const json_t *json, const char **text_out);
 
+/*
+ * The text of the first errors[] entry of an answer's body @body (@len
+ * bytes) into @out; -ENOENT when it has none (http_settings.error_text).
+ */
+int slurm_wire_error_text(const char *body, size_t len, char *out,
+			  size_t outlen);
+
 /* The errno of a failed submit: refused by Slurm, it is the job's fault. */
 int slurm_wire_submit_errno(int rc, const struct slurm_reply *r);
 

@@ -116,8 +116,11 @@ static int check_fields(const json_t *fields, const char *const *allowed,
 	return 0;
 }
 
+/* @error_text (may be NULL): the store's error bodies (http.h). */
 static int http_open(struct artifact_store *a, const json_t *fields,
-		     const char *platform_name, char *err, size_t errlen)
+		     const char *platform_name,
+		     int (*error_text)(const char *, size_t, char *, size_t),
+		     char *err, size_t errlen)
 {
 	struct http_settings s;
 	char why[200];
@@ -127,6 +130,7 @@ static int http_open(struct artifact_store *a, const json_t *fields,
 		snprintf(err, errlen, "artifacts: %s", why);
 		return rc;
 	}
+	s.error_text = error_text;
 	return http_new(&s, &a->http);
 }
 
@@ -234,6 +238,20 @@ static const char *const webhdfs_fields[] = {"kind",
 					     "ca_file",
 					     NULL};
 
+/* WebHDFS's error body: {"RemoteException": {..., "message": "..."}}. */
+static int webhdfs_error_text(const char *body, size_t len, char *out,
+			      size_t outlen)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	const json_t *e = json_object_get(doc, "RemoteException");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	int rc = msg && *msg ? 0 : -ENOENT;
+	if (rc == 0)
+		snprintf(out, outlen, "%s", msg);
+	json_decref(doc);
+	return rc;
+}
+
 static int webhdfs_open(struct artifact_store *a, const json_t *fields,
 			const char *platform_name, char *err, size_t errlen)
 {
@@ -258,7 +276,8 @@ static int webhdfs_open(struct artifact_store *a, const json_t *fields,
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc == 0)
-		rc = http_open(a, fields, platform_name, err, errlen);
+		rc = http_open(a, fields, platform_name, webhdfs_error_text,
+			       err, errlen);
 	return rc;
 }
 
@@ -292,7 +311,7 @@ static int put_expect(struct http *h, struct call *c, struct http_request *req,
 		return rc;
 	if (r->status == want)
 		return 0;
-	rc = http_check_status(c, r);
+	rc = http_check_status(h, c, r);
 	if (rc == 0)
 		rc = message_call_fail(c, -EPROTO,
 				       "unexpected HTTP %ld (wanted %ld)",
@@ -408,8 +427,9 @@ static int adls_open(struct artifact_store *a, const json_t *fields,
 		rc = string_field(fields, "path", &a->path, err, errlen);
 	if (rc == -ENOENT)
 		rc = (a->path = strdup("")) ? 0 : -ENOMEM;
+	/* ADLS answers {"error": {"message"}}: http.c's generic shape */
 	if (rc == 0)
-		rc = http_open(a, fields, platform_name, err, errlen);
+		rc = http_open(a, fields, platform_name, NULL, err, errlen);
 	char why[200] = "";
 	if (rc == 0)
 		rc = aad_new(fields, ARTIFACT_SCOPE, a->http, &a->aad, why,

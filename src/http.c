@@ -574,14 +574,15 @@ static const char *json_str(const json_t *obj, const char *key)
 	return s && *s ? s : NULL;
 }
 
-/* The human message of the error bodies platforms commonly send. */
+/*
+ * The human message of the error bodies many services send; a platform
+ * with a shape of its own reads it in its settings' error_text.
+ */
 static const char *error_message(const json_t *doc)
 {
-	const char *msg = json_str(doc, "msg"); /* Livy */
+	const char *msg = json_str(doc, "message"); /* Spark, generic */
 	if (!msg)
-		msg = json_str(doc, "message"); /* Spark, generic */
-	if (!msg)
-		msg = json_str(doc, "detail"); /* RFC 7807, Airflow */
+		msg = json_str(doc, "detail"); /* RFC 7807 */
 	if (!msg)
 		msg = json_str(doc, "error_description"); /* OAuth */
 	const json_t *error = json_object_get(doc, "error");
@@ -589,28 +590,22 @@ static const char *error_message(const json_t *doc)
 		msg = json_str(error, "message"); /* {"error":{"message"}} */
 	if (!msg)
 		msg = json_string_value(error);
-	const json_t *errors = json_object_get(doc, "errors"); /* Slurm */
-	size_t i;
-	json_t *item;
-	json_array_foreach(errors, i, item)
-	{
-		if (!msg)
-			msg = json_str(item, "error");
-		if (!msg)
-			msg = json_str(item, "description");
-	}
-	if (!msg) /* WebHDFS */
-		msg = json_str(json_object_get(doc, "RemoteException"),
-			       "message");
 	return msg;
 }
 
 /* c->err = "HTTP 404: <first line of the message>". */
-static void status_error(struct call *c, long status, const char *body)
+static void status_error(const struct http *h, struct call *c, long status,
+			 const char *body, size_t len)
 {
-	json_t *doc = json_loads(body, JSON_DECODE_ANY, NULL);
-	const char *msg = doc ? error_message(doc) : NULL;
-	if (!doc && body[0] != '<') /* plain text, but not an HTML page */
+	char text[256];
+	const char *msg = NULL;
+	if (h->s.error_text &&
+	    h->s.error_text(body, len, text, sizeof(text)) == 0)
+		msg = text;
+	json_t *doc = msg ? NULL : json_loads(body, JSON_DECODE_ANY, NULL);
+	if (doc)
+		msg = error_message(doc);
+	else if (!msg && body[0] != '<') /* plain text, not an HTML page */
 		msg = body;
 	int n = msg ? (int)strcspn(msg, "\r\n") : 0;
 	if (n > 200)
@@ -623,11 +618,13 @@ static void status_error(struct call *c, long status, const char *body)
 	json_decref(doc);
 }
 
-int http_check_status(struct call *c, const struct http_response *r)
+int http_check_status(const struct http *h, struct call *c,
+		      const struct http_response *r)
 {
 	int rc = http_status_errno(r->status);
 	if (rc < 0)
-		status_error(c, r->status, r->body ? r->body : "");
+		status_error(h, c, r->status, r->body ? r->body : "",
+			     r->body ? r->body_len : 0);
 	return rc;
 }
 
@@ -647,10 +644,11 @@ static int json_headers(const char *const *headers, bool has_body,
 	return 0;
 }
 
-static int parse_answer(struct call *c, const struct http_response *r,
-			const char *what, json_t **json_out)
+static int parse_answer(const struct http *h, struct call *c,
+			const struct http_response *r, const char *what,
+			json_t **json_out)
 {
-	int rc = http_check_status(c, r);
+	int rc = http_check_status(h, c, r);
 	if (rc < 0)
 		return rc;
 	if (r->body_len == 0) { /* e.g. 204 No Content */
@@ -693,7 +691,7 @@ int http_json(struct http *h, struct call *c, const char *method,
 	if (rc == 0) {
 		char what[200];
 		describe(method, url, what, sizeof(what));
-		rc = parse_answer(c, &r, what, &doc);
+		rc = parse_answer(h, c, &r, what, &doc);
 		http_response_release(&r);
 	}
 	if (json_out)

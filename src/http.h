@@ -33,6 +33,14 @@ struct http_settings {
 	double backoff_max;	 /* seconds; default 10 */
 	const char *ca_file;	 /* NULL: the system's CA store */
 	const char *unix_socket; /* NULL: TCP */
+	/*
+	 * May be NULL. The message of an error answer in the shape of the
+	 * service behind this client: 0 with it in @out, or -ENOENT when
+	 * @body (@len bytes, NUL-terminated) is not of that shape; then the
+	 * generic shapes apply (see http_check_status).
+	 */
+	int (*error_text)(const char *body, size_t len, char *out,
+			  size_t outlen);
 };
 
 /* Reads "timeout", "connect_timeout", "retries", "ca_file" from @fields. */
@@ -80,10 +88,15 @@ void http_response_release(struct http_response *r);
 int http_status_errno(long status);
 
 /*
- * For an answer of http_do(): 0 for 2xx, else http_status_errno() with
- * c->err = "HTTP 404: <message from the body, if any>" (as http_json).
+ * For an answer of http_do() on @h: 0 for 2xx, else http_status_errno()
+ * with c->err = "HTTP 404: <message from the body, if any>", the first
+ * line of it. The message is what the settings' error_text finds, else
+ * the generic shapes: {"message"}, RFC 7807's {"detail"}, OAuth's
+ * {"error_description"}, {"error": {"message"}}, {"error": "..."}, else a
+ * plain-text body (not an HTML page).
  */
-int http_check_status(struct call *c, const struct http_response *r);
+int http_check_status(const struct http *h, struct call *c,
+		      const struct http_response *r);
 
 /*
  * JSON round trip: sends @body (may be NULL) as application/json and

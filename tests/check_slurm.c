@@ -194,6 +194,33 @@ START_TEST(exit_codes_v40)
 }
 END_TEST
 
+/* ---- error answers ---- */
+
+START_TEST(error_bodies)
+{
+	const char *body = "{\"errors\":[{\"error\":\"slurmdbd down\","
+			   "\"error_number\":7}]}";
+	char text[64];
+	ck_assert_int_eq(
+	    slurm_wire_error_text(body, strlen(body), text, sizeof(text)), 0);
+	ck_assert_str_eq(text, "slurmdbd down");
+	const char *other = "{\"message\":\"x\"}";
+	ck_assert_int_eq(
+	    slurm_wire_error_text(other, strlen(other), text, sizeof(text)),
+	    -ENOENT);
+	ck_assert_int_eq(slurm_wire_error_text("<html>", 6, text, sizeof(text)),
+			 -ENOENT);
+
+	struct call c = {0};
+	struct slurm_reply r = {.status = 500,
+				.json = json_loads(body, 0, NULL)};
+	ck_assert_int_eq(slurm_wire_reply_errno(&c, "/jobs", &r), -EIO);
+	ck_assert_int_eq(r.code, 7);
+	ck_assert_str_eq(c.err, "HTTP 500: slurmdbd down (error 7)");
+	slurm_wire_reply_release(&r);
+}
+END_TEST
+
 /* ---- the batch script ---- */
 
 START_TEST(script_text)
@@ -468,6 +495,7 @@ int main(void)
 	tcase_add_test(pure, state_unknown);
 	tcase_add_test(pure, exit_codes_raw);
 	tcase_add_test(pure, exit_codes_v40);
+	tcase_add_test(pure, error_bodies);
 	tcase_add_test(pure, script_text);
 	suite_add_tcase(s, pure);
 	TCase *ops = tcase_create("ops");
