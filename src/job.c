@@ -214,23 +214,25 @@ void job_free(struct job *j)
 	free(j->name);
 	free(j->platform);
 	free(j->config);
+	if (j->conf_loaded)
+		jobconf_release(&j->conf);
+	free(j->entry_point);
 	free(j);
 }
 
-/* Parses timeout and retries from the stored config on first need. */
-void job_load_limits(struct job *j)
+const struct job_config *job_conf(struct jobcore *jc, struct job *j)
 {
-	if (j->limits_known)
-		return;
-	struct job_config conf;
-	char err[256];
-	if (jobconf_parse(j->config, strlen(j->config), &conf, err,
-			  sizeof(err)) == 0) {
-		j->timeout = conf.timeout;
-		j->retries = conf.retries;
-		jobconf_release(&conf);
+	if (j->conf_loaded || j->conf_failed)
+		return j->conf_loaded ? &j->conf : NULL;
+	char err[512];
+	if (job_version_load(jc, j->id, j->version, &j->conf, &j->entry_point,
+			     err, sizeof(err)) == 0) {
+		j->conf_loaded = true;
+		return &j->conf;
 	}
-	j->limits_known = true;
+	j->conf_failed = true;
+	log_warn("job \"%s\": %s", j->name, err);
+	return NULL;
 }
 
 int job_version_dir(struct jobcore *jc, int64_t job_id, int version,

@@ -194,10 +194,10 @@ int batch_commit(struct jobcore *jc, struct batch *b)
 
 /* --- applying a platform's answer ------------------------------------- */
 
-static bool has_retry_left(struct run *r)
+static bool has_retry_left(struct jobcore *jc, struct run *r)
 {
-	job_load_limits(r->job);
-	return r->attempts < r->job->retries + 1;
+	const struct job_config *conf = job_conf(jc, r->job);
+	return conf && r->attempts < conf->retries + 1;
 }
 
 static void run_retry(struct batch *b, struct run *r,
@@ -308,7 +308,7 @@ void run_apply(struct jobcore *jc, struct batch *b, struct run *r,
 	if (state_is_terminal(to) && hold_end(jc, b, r, st, source))
 		return;
 	if (to == RUN_FAILED && r->state != RUN_CANCELLING &&
-	    has_retry_left(r)) {
+	    has_retry_left(jc, r)) {
 		run_retry(b, r, st);
 		return;
 	}

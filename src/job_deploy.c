@@ -29,6 +29,7 @@ struct deploy {
 	bool conf_parsed;
 	struct bundle bundle;
 	bool bundle_found;
+	char *entry; /* resolved: the config's, or the bundle's one file */
 	char tmp_dir[4096];
 	char app_dir[4200];
 	bool installed;
@@ -124,33 +125,67 @@ static int deploy_stage(struct jobcore *jc, struct deploy *d,
 	return 0;
 }
 
+/* The entry point: the config's, else the bundle's only file, or NULL. */
+static int resolve_entry(const struct job_config *conf, const char *app_dir,
+			 bool has_app, char **entry_out, char *err,
+			 size_t errlen)
+{
+	*entry_out = NULL;
+	if (conf->entry_point) {
+		*entry_out = strdup(conf->entry_point);
+		return *entry_out ? 0 : -ENOMEM;
+	}
+	if (!has_app)
+		return 0;
+	int rc = bundle_default_entry(app_dir, entry_out, err, errlen);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 /* Asks the platform whether it can run this, as the first run would. */
 static int deploy_validate(struct deploy *d, char *err, size_t errlen)
 {
-	char *entry = NULL;
-	int rc = 0;
-	if (d->conf.entry_point)
-		entry = strdup(d->conf.entry_point);
-	else if (d->installed)
-		rc = bundle_default_entry(d->app_dir, &entry, err, errlen);
-	if (rc == -ENOENT)
-		rc = 0;
-	if (rc) {
-		free(entry);
+	int rc = resolve_entry(&d->conf, d->app_dir, d->installed, &d->entry,
+			       err, errlen);
+	if (rc)
 		return rc;
-	}
 	struct run_spec spec = {
 	    .job_name = d->name,
 	    .run_key = d->name,
 	    .bundle_dir = d->installed ? d->app_dir : NULL,
-	    .entry_point = entry,
+	    .entry_point = d->entry,
 	    .args = d->conf.args,
 	    .env = d->conf.env,
 	    .conf = d->conf.conf,
 	    .attempt = 1,
 	};
-	rc = platform_validate(d->p, &spec, err, errlen);
-	free(entry);
+	return platform_validate(d->p, &spec, err, errlen);
+}
+
+int job_version_load(struct jobcore *jc, int64_t job_id, int version,
+		     struct job_config *conf_out, char **entry_out, char *err,
+		     size_t errlen)
+{
+	char *dir = NULL, path[4200], *text = NULL;
+	size_t len = 0;
+	int rc = job_version_dir(jc, job_id, version, &dir);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	rc = fsutil_read_all(path, 1 << 20, &text, &len);
+	if (rc)
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+			 strerror(-rc));
+	if (rc == 0)
+		rc = jobconf_parse(text, len, conf_out, err, errlen);
+	free(text);
+	snprintf(path, sizeof(path), "%s/app", dir);
+	free(dir);
+	if (rc)
+		return rc;
+	rc = resolve_entry(conf_out, path, access(path, F_OK) == 0, entry_out,
+			   err, errlen);
+	if (rc)
+		jobconf_release(conf_out);
 	return rc;
 }
 
@@ -307,6 +342,20 @@ static struct run *run_from_rows(const struct store_run *sr)
 	return r;
 }
 
+/* The job keeps the deploy's parsed config: it is never parsed again. */
+static void job_take_conf(struct job *j, struct deploy *d)
+{
+	if (j->conf_loaded)
+		jobconf_release(&j->conf);
+	free(j->entry_point);
+	j->conf = d->conf;
+	j->entry_point = d->entry;
+	j->conf_loaded = true;
+	j->conf_failed = false;
+	d->conf_parsed = false;
+	d->entry = NULL;
+}
+
 /* Makes the committed rows visible in memory. */
 static void deploy_publish(struct jobcore *jc, struct deploy *d,
 			   const struct deploy_rows *rows)
@@ -329,7 +378,7 @@ static void deploy_publish(struct jobcore *jc, struct deploy *d,
 		j->config = strdup(rows->job.config);
 		j->version = rows->job.version;
 		j->updated_at = rows->job.updated_at;
-		j->limits_known = false;
+		job_take_conf(j, d);
 	}
 	struct run *r = j && d->conf.run ? run_from_rows(&rows->run) : NULL;
 	if (r && job_add_run(jc, j, r))
@@ -347,6 +396,7 @@ static void deploy_release(struct deploy *d, bool failed)
 		bundle_release(&d->bundle);
 	if (d->conf_parsed)
 		jobconf_release(&d->conf);
+	free(d->entry);
 }
 
 /* A committed version's bundle is its own: recovery must never move it. */
@@ -409,29 +459,24 @@ int job_deploy(struct jobcore *jc, const char *new_dir, const char *name,
 
 /* --- reruns ----------------------------------------------------------- */
 
-/* Checks @override against the job's deployed config (redacted is enough:
- * only the shape matters). */
+/* Checks @override against the job's deployed config. */
 int job_check_override(struct jobcore *jc, const char *job,
 		       const char *override, size_t len, char *err,
 		       size_t errlen)
 {
 	pthread_mutex_lock(&jc->lock);
 	struct job *j = job_find(jc, job);
-	char *config = j ? strdup(j->config) : NULL;
+	const struct job_config *base = j ? job_conf(jc, j) : NULL;
+	struct job_config merged;
+	int rc = !j ? -ENOENT : !base ? -EIO : 0;
+	if (rc == 0)
+		rc =
+		    jobconf_override(base, override, len, &merged, err, errlen);
 	pthread_mutex_unlock(&jc->lock);
-	if (!j) {
+	if (rc == -ENOENT)
 		snprintf(err, errlen, "no such job \"%s\"", job);
-		return -ENOENT;
-	}
-	if (!config)
-		return -ENOMEM;
-	struct job_config base, merged;
-	int rc = jobconf_parse(config, strlen(config), &base, err, errlen);
-	free(config);
-	if (rc)
-		return rc;
-	rc = jobconf_override(&base, override, len, &merged, err, errlen);
-	jobconf_release(&base);
+	else if (rc == -EIO)
+		snprintf(err, errlen, "cannot read the config of \"%s\"", job);
 	if (rc == 0)
 		jobconf_release(&merged);
 	return rc;

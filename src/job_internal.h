@@ -38,6 +38,7 @@
 #include <pthread.h>
 
 #include "job.h"
+#include "jobconf.h"
 
 struct job;
 
@@ -83,9 +84,15 @@ struct job {
 	char *config; /* redacted JSON text */
 	int version;
 	double created_at, updated_at;
-	bool limits_known; /* timeout/retries parsed from config */
-	long timeout;
-	int retries;
+	/*
+	 * The current version's full config (secrets too) and resolved entry
+	 * point, parsed once: by the deploy that made it, or from its
+	 * config.json at first need after a restart (job_conf()).
+	 */
+	struct job_config conf;
+	char *entry_point; /* NULL: none (the config names code elsewhere) */
+	bool conf_loaded;
+	bool conf_failed;  /* its config.json could not be read: said once */
 	struct run **runs; /* by number - 1 */
 	size_t nruns, cap;
 };
@@ -130,7 +137,8 @@ int job_insert(struct jobcore *jc, struct job *j);
 void job_unlink(struct jobcore *jc, struct job *j);
 void job_free(struct job *j);
 void run_free(struct run *r);
-void job_load_limits(struct job *j);
+/* @j's current config (see struct job), or NULL. Called locked. */
+const struct job_config *job_conf(struct jobcore *jc, struct job *j);
 int job_version_dir(struct jobcore *jc, int64_t job_id, int version,
 		    char **path_out);
 int job_run_dir(struct jobcore *jc, int64_t run_id, char **path_out);
@@ -143,6 +151,17 @@ char *job_strdup(const char *s);
 struct job *job_find_id(struct job *const *by_id, size_t n, int64_t id);
 /* Makes room for @need elements of @elem bytes in *@array. */
 int job_grow(void **array, size_t *cap, size_t need, size_t elem);
+
+/* job_deploy.c: a version's files */
+
+/*
+ * Reads version @version of job @job_id: its full config (release with
+ * jobconf_release()) and its entry point, the config's or else the one
+ * file of its bundle (*@entry_out NULL when neither; caller frees).
+ */
+int job_version_load(struct jobcore *jc, int64_t job_id, int version,
+		     struct job_config *conf_out, char **entry_out, char *err,
+		     size_t errlen);
 
 /* job_apply.c: the one writer of run state */
 

@@ -140,14 +140,17 @@ static void fetch_pass(struct jobcore *jc)
 	free(todo);
 }
 
-/* --- cancelling and timeouts -------------------------------------------- */
+/* --- timeouts ----------------------------------------------------------- */
 
-static bool run_timed_out(struct run *r, double now)
+/* @r's timeout in seconds when it has run past it, else 0. Locked. */
+static long run_overdue(struct jobcore *jc, struct run *r, double now)
 {
-	job_load_limits(r->job);
-	return r->job->timeout > 0 && r->remote_id && r->submitted_at > 0 &&
-	       r->state != RUN_CANCELLING &&
-	       now - r->submitted_at >= (double)r->job->timeout;
+	const struct job_config *conf = job_conf(jc, r->job);
+	long limit = conf ? conf->timeout : 0;
+	bool over = limit > 0 && r->remote_id && r->submitted_at > 0 &&
+		    r->state != RUN_CANCELLING &&
+		    now - r->submitted_at >= (double)limit;
+	return over ? limit : 0;
 }
 
 static void timeout_pass(struct jobcore *jc)
@@ -158,8 +161,9 @@ static void timeout_pass(struct jobcore *jc)
 	long *limits = calloc(jc->nactive + 1, sizeof(*limits));
 	size_t n = 0;
 	for (size_t i = 0; due && limits && i < jc->nactive; i++) {
-		if (run_timed_out(jc->active[i], now)) {
-			limits[n] = jc->active[i]->job->timeout;
+		long limit = run_overdue(jc, jc->active[i], now);
+		if (limit > 0) {
+			limits[n] = limit;
 			due[n++] = jc->active[i]->id;
 		}
 	}

@@ -16,9 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
 #include "clock.h"
-#include "fsutil.h"
 #include "job_internal.h"
 #include "jobconf.h"
 #include "log.h"
@@ -35,6 +33,10 @@ struct ticket {
 	char *platform;
 	char *overrides;
 	char *run_key;
+	/* the version's config with the run's override, and its entry */
+	struct job_config conf;
+	bool has_conf;
+	char *entry;
 };
 
 static void ticket_release(struct ticket *t)
@@ -43,9 +45,30 @@ static void ticket_release(struct ticket *t)
 	free(t->platform);
 	free(t->overrides);
 	free(t->run_key);
+	if (t->has_conf)
+		jobconf_release(&t->conf);
+	free(t->entry);
 }
 
-static int ticket_fill(struct ticket *t, const struct run *r)
+/* The run's override applied to @base into the ticket. */
+static int ticket_merge(struct ticket *t, const struct job_config *base,
+			const char *entry, char *err, size_t errlen)
+{
+	const char *ov = t->overrides ? t->overrides : "";
+	int rc = jobconf_override(base, ov, strlen(ov), &t->conf, err, errlen);
+	if (rc)
+		return rc;
+	t->has_conf = true;
+	t->entry = job_strdup(entry);
+	return entry && !t->entry ? -ENOMEM : 0;
+}
+
+/*
+ * Copies what a submit of @r needs; the config comes from the job's kept
+ * one when the run uses the current version (else ticket_config() reads
+ * the run's own version later, without the lock). Called locked.
+ */
+static int ticket_fill(struct jobcore *jc, struct ticket *t, struct run *r)
 {
 	*t = (struct ticket){
 	    .run_id = r->id,
@@ -61,57 +84,42 @@ static int ticket_fill(struct ticket *t, const struct run *r)
 	if (asprintf(&t->run_key, "%s.%lld", r->job->name, (long long)r->id) <
 	    0)
 		t->run_key = NULL;
-	return t->job && t->platform && t->run_key ? 0 : -ENOMEM;
+	if (!t->job || !t->platform || !t->run_key)
+		return -ENOMEM;
+	const struct job_config *conf =
+	    r->version == r->job->version ? job_conf(jc, r->job) : NULL;
+	char err[256];
+	/* on failure ticket_config() tries again and reports it */
+	if (conf)
+		ticket_merge(t, conf, r->job->entry_point, err, sizeof(err));
+	return 0;
 }
 
-/* The full (unredacted) config of a version, with the run's override. */
-static int ticket_config(const struct ticket *t, const char *version_dir,
-			 struct job_config *out, char *err, size_t errlen)
-{
-	char path[4200], *text = NULL;
-	size_t len = 0;
-	snprintf(path, sizeof(path), "%s/config.json", version_dir);
-	int rc = fsutil_read_all(path, 1 << 20, &text, &len);
-	if (rc) {
-		snprintf(err, errlen, "cannot read \"%s\": %s", path,
-			 strerror(-rc));
-		return rc;
-	}
-	struct job_config base;
-	rc = jobconf_parse(text, len, &base, err, errlen);
-	free(text);
-	if (rc)
-		return rc;
-	const char *ov = t->overrides ? t->overrides : "";
-	rc = jobconf_override(&base, ov, strlen(ov), out, err, errlen);
-	jobconf_release(&base);
-	return rc;
-}
-
-/* Resolves the entry point: the config's, else the bundle's only file. */
-static int resolve_entry(const struct job_config *conf, const char *app_dir,
-			 bool has_app, char **entry_out, char *err,
+/* A run of an older version (or a config that failed): read it. */
+static int ticket_config(struct jobcore *jc, struct ticket *t, char *err,
 			 size_t errlen)
 {
-	*entry_out = NULL;
-	if (conf->entry_point) {
-		*entry_out = strdup(conf->entry_point);
-		return *entry_out ? 0 : -ENOMEM;
-	}
-	if (!has_app)
+	if (t->has_conf)
 		return 0;
-	int rc = bundle_default_entry(app_dir, entry_out, err, errlen);
-	return rc == -ENOENT ? 0 : rc;
+	struct job_config base;
+	char *entry = NULL;
+	int rc = job_version_load(jc, t->job_id, t->version, &base, &entry, err,
+				  errlen);
+	if (rc)
+		return rc;
+	rc = ticket_merge(t, &base, entry, err, errlen);
+	jobconf_release(&base);
+	free(entry);
+	return rc;
 }
 
 /* Everything a run_spec points to, owned here. */
 struct spec_parts {
-	char *version_dir, *run_dir, *entry;
+	char *version_dir, *run_dir;
 	char app_dir[4200];
-	struct job_config conf;
 };
 
-static int spec_build(struct jobcore *jc, const struct ticket *t,
+static int spec_build(struct jobcore *jc, struct ticket *t,
 		      struct spec_parts *sp, struct run_spec *spec, char *err,
 		      size_t errlen)
 {
@@ -119,21 +127,18 @@ static int spec_build(struct jobcore *jc, const struct ticket *t,
 	if (rc == 0)
 		rc = job_run_dir(jc, t->run_id, &sp->run_dir);
 	if (rc == 0)
-		rc = ticket_config(t, sp->version_dir, &sp->conf, err, errlen);
+		rc = ticket_config(jc, t, err, errlen);
 	snprintf(sp->app_dir, sizeof(sp->app_dir), "%s/app",
 		 sp->version_dir ? sp->version_dir : "");
 	bool has_app = rc == 0 && access(sp->app_dir, F_OK) == 0;
-	if (rc == 0)
-		rc = resolve_entry(&sp->conf, sp->app_dir, has_app, &sp->entry,
-				   err, errlen);
 	*spec = (struct run_spec){
 	    .job_name = t->job,
 	    .run_key = t->run_key,
 	    .bundle_dir = has_app ? sp->app_dir : NULL,
-	    .entry_point = sp->entry,
-	    .args = sp->conf.args,
-	    .env = sp->conf.env,
-	    .conf = sp->conf.conf,
+	    .entry_point = t->entry,
+	    .args = t->conf.args,
+	    .env = t->conf.env,
+	    .conf = t->conf.conf,
 	    .output_dir = sp->run_dir,
 	    .attempt = t->attempt,
 	};
@@ -142,8 +147,6 @@ static int spec_build(struct jobcore *jc, const struct ticket *t,
 
 static void spec_release(struct spec_parts *sp)
 {
-	jobconf_release(&sp->conf);
-	free(sp->entry);
 	free(sp->version_dir);
 	free(sp->run_dir);
 }
@@ -181,8 +184,7 @@ static enum submit_outcome reconcile(struct platform *p,
 	return rc == -ENOENT ? SUBMITTED /* safe to submit */ : UNKNOWN;
 }
 
-static enum submit_outcome submit_ticket(struct jobcore *jc,
-					 const struct ticket *t,
+static enum submit_outcome submit_ticket(struct jobcore *jc, struct ticket *t,
 					 char **remote_id_out, char *err,
 					 size_t errlen)
 {
@@ -221,7 +223,7 @@ static size_t collect_submits(struct jobcore *jc, struct batch *b,
 		struct run *r = jc->active[i];
 		if (!(r->need_submit || r->need_reconcile) || r->submitting)
 			continue;
-		if (ticket_fill(&(*out)[n], r) != 0) {
+		if (ticket_fill(jc, &(*out)[n], r) != 0) {
 			ticket_release(&(*out)[n]);
 			continue;
 		}
