@@ -9,38 +9,32 @@ credentials only.
        400/401 {"error":..., "error_description":"AADSTS...: ...\\r\\n
             Trace ID: ...", "error_codes":[...], "timestamp":...,
             "trace_id":..., "correlation_id":...}
-  GET  /_emulator/stats              {"POST /t/oauth2/v2.0/token": n, ...}
   GET  /_emulator/introspect?token=T {"active": bool, "scope": ...,
                                       "client_id": ...}
-  POST /_emulator/config             {"expires_in": N, "fail": CODE} (fail
-                                     answers CODE to every token request
-                                     until set to 0)
+  POST /_emulator/config             {"expires_in": N}
+  and emulator.py's: GET /_emulator/stats {"POST /t/oauth2/v2.0/token": n},
+  POST /_emulator/faults (e.g. {"rate": 1, "kinds": ["code"], "code": 503}:
+  every token request answers 503 until switched off with {})
 
 Listens on 127.0.0.1; prints the port as the first line of stdout.
 """
-import argparse
 import datetime
-import json
 import secrets
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler
 
-from emulator import serve
+import emulator
 
 
-class State:
-    def __init__(self, args):
-        self.lock = threading.Lock()
-        self.tenant = args.tenant
-        self.client_id = args.client_id
-        self.client_secret = args.client_secret
-        self.expires_in = args.expires_in
-        self.fail = 0
-        self.stats = {}
+class State(emulator.State):
+    def __init__(self, opts):
+        super().__init__(opts)
+        self.tenant = opts.tenant
+        self.client_id = opts.client_id
+        self.client_secret = opts.client_secret
+        self.expires_in = opts.expires_in
         self.tokens = {}  # token -> (client_id, scope, expiry epoch)
 
 
@@ -60,43 +54,27 @@ def aad_error(status, error, code, text):
     }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state = None
+class Handler(emulator.Handler):
+    json_type = "application/json; charset=utf-8"
 
-    def log_message(self, fmt, *args):
-        pass
+    def extra_headers(self):
+        return [("Cache-Control", "no-store, no-cache")]
 
-    def reply(self, status, doc):
-        data = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Cache-Control", "no-store, no-cache")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def fault_error(self, code):
+        self.send(*aad_error(code, "temporarily_unavailable", 90033,
+                             "A transient error has occurred."),
+                  headers=self.retry_after)
 
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def control_get(self, name, query):
+        if name == "introspect":
+            return self.introspect(query.get("token", ""))
+        return None
 
-    def count(self, path):
+    def configure(self, req):
         with self.state.lock:
-            key = self.command + " " + path
-            self.state.stats[key] = self.state.stats.get(key, 0) + 1
-
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if url.path == "/_emulator/stats":
-            with self.state.lock:
-                self.reply(200, dict(self.state.stats))
-        elif url.path == "/_emulator/introspect":
-            self.reply(200, self.introspect(query.get("token", "")))
-        else:
-            self.count(url.path)
-            self.reply(*aad_error(405, "invalid_request", 900561,
-                                  "The endpoint only accepts POST requests."))
+            self.state.expires_in = req.get("expires_in",
+                                            self.state.expires_in)
+            return {"expires_in": self.state.expires_in}
 
     def introspect(self, token):
         with self.state.lock:
@@ -106,38 +84,27 @@ class Handler(BaseHTTPRequestHandler):
         return {"active": True, "client_id": entry[0], "scope": entry[1],
                 "exp": int(entry[2])}
 
-    def do_POST(self):
-        url = urllib.parse.urlsplit(self.path)
-        body = self.read_body()
-        if url.path == "/_emulator/config":
-            conf = json.loads(body or b"{}")
-            with self.state.lock:
-                self.state.expires_in = conf.get("expires_in",
-                                                 self.state.expires_in)
-                self.state.fail = conf.get("fail", self.state.fail)
-            self.reply(200, {"ok": True})
-            return
-        self.count(url.path)
-        parts = url.path.strip("/").split("/")
+    def route(self, method, path, query, body):
+        if method != "POST":
+            return self.send(*aad_error(405, "invalid_request", 900561,
+                                        "The endpoint only accepts POST "
+                                        "requests."))
+        parts = path.strip("/").split("/")
         if len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"]:
-            self.reply(404, {"error": "not_found"})
-            return
+            return self.send(404, {"error": "not_found"})
         ctype = self.headers.get("Content-Type", "")
         if not ctype.startswith("application/x-www-form-urlencoded"):
-            self.reply(*aad_error(400, "invalid_request", 900144,
-                                  "The request body must contain the "
-                                  "following parameter: 'grant_type'."))
-            return
+            return self.send(*aad_error(400, "invalid_request", 900144,
+                                        "The request body must contain the "
+                                        "following parameter: "
+                                        "'grant_type'."))
         form = dict(urllib.parse.parse_qsl(body.decode(),
                                            keep_blank_values=True))
-        self.reply(*self.token(parts[0], form))
+        self.send(*self.token(parts[0], form))
 
     def token(self, tenant, form):
         with self.state.lock:
-            fail, expires_in = self.state.fail, self.state.expires_in
-        if fail:
-            return aad_error(fail, "temporarily_unavailable", 90033,
-                             "A transient error has occurred.")
+            expires_in = self.state.expires_in
         if tenant != self.state.tenant:
             return aad_error(400, "invalid_request", 90002,
                              "Tenant '%s' not found." % tenant)
@@ -171,17 +138,12 @@ class Handler(BaseHTTPRequestHandler):
                      "ext_expires_in": expires_in, "access_token": token}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+def options(parser):
     parser.add_argument("--tenant", default="tenant-1")
     parser.add_argument("--client-id", default="client-1")
     parser.add_argument("--client-secret", default="s3cret")
     parser.add_argument("--expires-in", type=int, default=3599)
-    args = parser.parse_args()
-    Handler.state = State(args)
-    serve(Handler, args.port)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(emulator.main(Handler, State, __doc__, options))

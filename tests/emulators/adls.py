@@ -18,23 +18,21 @@ NoAuthenticationInformation / InvalidAuthenticationInfo) and x-ms-version
 the aad emulator at --aad-url says it is active for the storage scope.
 
   GET  /_emulator/stats    {"PUT resource=file": n, "PATCH append": n, ...}
-  POST /_emulator/faults   {"fail_next": N, "code": 503, "on": "PATCH append"}
-                           (the next N requests counted as "on", or any
-                           request when "on" is absent, answer "code")
+  POST /_emulator/faults   emulator.py's switch, e.g. {"fail_next": N,
+                           "code": 503, "on": "PATCH append"} (the next N
+                           requests counted as "on", or any request when
+                           "on" is absent, answer "code", ServerBusy)
 
 Listens on 127.0.0.1; prints the port as the first line of stdout.
 """
-import argparse
 import datetime
 import json
 import sys
-import threading
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler
 
-from emulator import serve
+import emulator
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 MESSAGES = {
@@ -75,70 +73,44 @@ class File:
         self.pending = b""
 
 
-class State:
-    def __init__(self, args):
-        self.lock = threading.Lock()
-        self.filesystems = set(args.filesystem)
-        self.token = args.token
-        self.aad_url = args.aad_url
-        self.max_append = args.max_append
+class State(emulator.State):
+    def __init__(self, opts):
+        super().__init__(opts)
+        self.filesystems = set(opts.filesystem or ["data"])
+        self.token = opts.token
+        self.aad_url = opts.aad_url
+        self.max_append = opts.max_append
         self.files = {}  # (fs, path) -> File
         self.dirs = set()
-        self.stats = {}
-        self.fail_next, self.fail_code, self.fail_on = 0, 503, None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state = None
+class Handler(emulator.Handler):
+    json_type = "application/json;charset=utf-8"
 
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, doc=None, data=b"", headers=()):
-        if doc is not None:
-            data = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        self.send_header("x-ms-version", "2021-06-08")
-        if doc is not None:
-            self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+    def extra_headers(self):
+        return [("x-ms-request-id", str(uuid.uuid4())),
+                ("x-ms-version", "2021-06-08")]
 
     def error(self, e):
         now = datetime.datetime.now(datetime.timezone.utc)
         message = "%s\nRequestId:%s\nTime:%s" % (
             MESSAGES[e.code], uuid.uuid4(),
             now.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
-        self.reply(e.status, {"error": {"code": e.code, "message": message}},
-                   headers=[("x-ms-error-code", e.code)])
+        self.send(e.status, {"error": {"code": e.code, "message": message}},
+                  headers=[("x-ms-error-code", e.code)] + self.retry_after)
 
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def fault_error(self, code):
+        self.error(StorageError(code, "ServerBusy"))
 
-    def handle_any(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query,
-                                            keep_blank_values=True))
-        body = self.read_body()
-        if url.path.startswith("/_emulator/"):
-            self.control(url.path, body)
-            return
+    def count_key(self, method, path, query):
         what = query.get("resource") and "resource=" + query["resource"] \
             or query.get("action", "")
-        key = ("%s %s" % (self.command, what)).strip()
-        with self.state.lock:
-            self.state.stats[key] = self.state.stats.get(key, 0) + 1
+        return ("%s %s" % (method, what)).strip()
+
+    def route(self, method, path, query, body):
         try:
             self.authenticate()
-            self.injected_fault(key)
-            parts = urllib.parse.unquote(url.path).strip("/").split("/", 1)
+            parts = urllib.parse.unquote(path).strip("/").split("/", 1)
             if parts[0] not in self.state.filesystems:
                 raise StorageError(404, "FilesystemNotFound")
             if len(parts) < 2 or not parts[1]:
@@ -146,30 +118,6 @@ class Handler(BaseHTTPRequestHandler):
             self.dispatch(parts[0], parts[1], query, body)
         except StorageError as e:
             self.error(e)
-
-    def control(self, path, body):
-        if path == "/_emulator/stats":
-            with self.state.lock:
-                self.reply(200, dict(self.state.stats))
-        elif path == "/_emulator/faults" and self.command == "POST":
-            conf = json.loads(body or b"{}")
-            with self.state.lock:
-                self.state.fail_next = conf.get("fail_next", 0)
-                self.state.fail_code = conf.get("code", 503)
-                self.state.fail_on = conf.get("on")
-            self.reply(200, {"ok": True})
-        else:
-            self.reply(404, {"error": {"code": "NotFound",
-                                       "message": "no control endpoint"}})
-
-    def injected_fault(self, key):
-        with self.state.lock:
-            if self.state.fail_next <= 0 or \
-                    self.state.fail_on not in (None, key):
-                return
-            self.state.fail_next -= 1
-            code = self.state.fail_code
-        raise StorageError(code, "ServerBusy")
 
     def authenticate(self):
         auth = self.headers.get("Authorization")
@@ -198,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.command == "PUT" and query.get("resource") == "directory":
             with self.state.lock:
                 self.state.dirs.add((fs, path))
-            self.reply(201)
+            self.send(201)
         elif self.command == "PATCH" and query.get("action") == "append":
             self.append(fs, path, query, body)
         elif self.command == "PATCH" and query.get("action") == "flush":
@@ -213,7 +161,7 @@ class Handler(BaseHTTPRequestHandler):
             if (fs, path) in self.state.dirs:
                 raise StorageError(409, "PathConflict")
             self.state.files[(fs, path)] = File()
-        self.reply(201)
+        self.send(201)
 
     def position(self, query):
         try:
@@ -232,7 +180,7 @@ class Handler(BaseHTTPRequestHandler):
             if pos != len(f.committed) + len(f.pending):
                 raise StorageError(400, "InvalidFlushPosition")
             f.pending += body
-        self.reply(202)
+        self.send(202)
 
     def flush(self, fs, path, query):
         pos = self.position(query)
@@ -244,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise StorageError(400, "InvalidFlushPosition")
             f.committed += f.pending
             f.pending = b""
-        self.reply(200)
+        self.send(200)
 
     def read(self, fs, path):
         with self.state.lock:
@@ -252,25 +200,17 @@ class Handler(BaseHTTPRequestHandler):
             data = f.committed if f else None
         if data is None:
             raise StorageError(404, "PathNotFound")
-        self.reply(200, data=data)
-
-    do_GET = do_PUT = do_PATCH = do_HEAD = do_POST = do_DELETE = handle_any
+        self.send(200, data)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+
+def options(parser):
     parser.add_argument("--filesystem", action="append", default=[],
                         help="a filesystem (container) or OneLake workspace")
     parser.add_argument("--token", help="a bearer token always accepted")
     parser.add_argument("--aad-url", help="the aad emulator to ask")
     parser.add_argument("--max-append", type=int, default=4 << 20)
-    args = parser.parse_args()
-    if not args.filesystem:
-        args.filesystem = ["data"]
-    Handler.state = State(args)
-    serve(Handler, args.port)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(emulator.main(Handler, State, __doc__, options))

@@ -25,9 +25,11 @@ Variants (--variant):
            errorInfo; list pages hold at most 20; no /state or /log;
            a cancelled batch stays listed as killed / Cancelled
 
-Control endpoints (no auth, no faults, not counted):
+Control endpoints (no auth, no faults, not counted), emulator.py's:
   POST   /_emulator/faults   {"rate": 0.3, "kinds": [...], "slow_seconds": 2}
-         kinds: 500 503 429 slow drop badjson
+         kinds: 500 503 429 slow drop badjson, and the after-acting ones
+         (after_drop after_500 ...); a create that gets "drop" is, half
+         the time, made first (after_drop)
   POST   /_emulator/config   {"post_delay": 3, "delete_delay": 0, "queued": 0,
                               "starting": 0.5, "running": 1, "retain": 600}
          (the delays hold an answer back after the batch was created or
@@ -39,28 +41,22 @@ Control endpoints (no auth, no faults, not counted):
 The first line on stdout is the port (listening on 127.0.0.1).
 """
 
-import argparse
 import base64
 import json
-import random
 import re
-import socket
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from emulator import serve
+import emulator
 
 SYNAPSE_RE = re.compile(
     r"^/livyApi/versions/(?P<version>[^/]+)/sparkPools/(?P<pool>[^/]+)"
     r"(?P<rest>/batches(?:/.*)?)$")
 TERMINAL = ("success", "dead", "killed", "error")
 SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
-FAULT_KINDS = ("500", "503", "429", "slow", "drop", "badjson")
 URL_LISTS = ("jars", "pyFiles", "files", "archives")
 
 
@@ -246,22 +242,18 @@ class Batch:
         return v
 
 
-class Emulator:
+class State(emulator.State):
     def __init__(self, opts):
-        self.opts = opts
-        self.lock = threading.Lock()
+        super().__init__(opts)
+        if opts.queued is None:
+            opts.queued = 0.3 if opts.variant == "synapse" else 0.0
         self.batches = {}     # id -> Batch, the sessions the server knows
         self.all = []         # every batch ever created
         self.next_id = 0
-        self.stats = {}
         self.timing = {"queued": opts.queued, "starting": opts.starting,
                        "running": opts.running, "retain": opts.retain,
                        "post_delay": opts.post_delay, "delete_delay": 0.0}
-        self.faults = {"rate": opts.fault_rate,
-                       "kinds": opts.fault_kinds.split(","),
-                       "slow_seconds": opts.slow_seconds}
         self.tokens = {t: float("inf") for t in opts.token or []}
-        self.rng = random.Random(opts.seed)
 
     def is_valid_token(self, token):
         """A --token, or one aad.py issued for Synapse and still valid."""
@@ -283,23 +275,6 @@ class Emulator:
             self.tokens[token] = float(info.get("exp", 0))
         return True
 
-    def count(self, key):
-        with self.lock:
-            self.stats[key] = self.stats.get(key, 0) + 1
-
-    def pick_fault(self):
-        with self.lock:
-            f = self.faults
-            if f["rate"] <= 0 or self.rng.random() >= f["rate"]:
-                return None
-            kinds = [k for k in f["kinds"] if k in FAULT_KINDS]
-            return self.rng.choice(kinds) if kinds else None
-
-    def coin(self):
-        """A dropped create was processed first, or not: half and half."""
-        with self.lock:
-            return self.rng.random() < 0.5
-
     def collect_garbage(self, now):
         """Livy's SessionManager.collectGarbage (state-retain.sec)."""
         for b in list(self.batches.values()):
@@ -312,95 +287,54 @@ class Emulator:
         del self.batches[b.id]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(emulator.Handler):
     server_version = "LivyEmulator/0.8"
-
-    def log_message(self, fmt, *args):
-        if self.server.emu.opts.verbose:
-            sys.stderr.write("livy-emulator: " + fmt % args + "\n")
 
     # ---- plumbing
 
     @property
     def emu(self):
-        return self.server.emu
+        return self.state
 
     @property
     def synapse(self):
         return self.emu.opts.variant == "synapse"
 
-    def body_bytes(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def send(self, status, obj=None, headers=None, raw=None,
-             ctype="application/json"):
-        data = raw if raw is not None else \
-            (json.dumps(obj).encode() if obj is not None else b"")
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if data or obj is not None:
-            self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def error(self, status, msg, code=None, headers=None):
+    def error(self, status, msg, code=None, headers=()):
         if self.synapse:
             body = {"code": code or {400: "BadRequest", 401: "Unauthorized",
                                      404: "NotFound"}.get(status, "Error"),
                     "message": msg}
         else:
             body = {"msg": msg}
-        self.send(status, body, headers)
+        self.send(status, body, headers=headers)
 
-    def drop(self):
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    def fault_error(self, code):
+        self.error(code, "injected fault %d" % code, headers=self.retry_after)
+
+    def fault_kind(self, kind):
+        """A dropped create was processed first, or not: half and half."""
+        if kind == "drop" and self.command == "POST" and not self.emu.coin():
+            return "after_drop"
+        return kind
 
     # ---- routing
 
-    def do_GET(self):
-        self.dispatch("GET")
-
-    def do_POST(self):
-        self.dispatch("POST")
-
-    def do_DELETE(self):
-        self.dispatch("DELETE")
-
-    def do_PUT(self):
-        self.dispatch("PUT")
-
-    def dispatch(self, method):
-        url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        body = self.body_bytes()
-        if url.path.startswith("/_emulator/"):
-            return self.control(method, url.path, body)
-        rest, prefix = self.api_path(url.path)
+    def count_key(self, method, path, query):
+        rest, prefix = self.api_path(path)
+        self.api = None
         if rest is None:
-            self.emu.count("%s %s" % (method, url.path))
-            return self.error(404, "Not found: %s" % url.path)
-        template, ident, sub = self.template(rest)
-        self.emu.count("%s %s%s" % (method, prefix, template))
-        fault = self.emu.pick_fault()
-        if fault in ("500", "503", "429"):
-            hdr = {"Retry-After": "1"} if fault == "429" else None
-            return self.error(int(fault), "injected fault %s" % fault,
-                              headers=hdr)
-        if fault == "slow":
-            time.sleep(self.emu.faults["slow_seconds"])
-        if fault == "drop" and (method != "POST" or self.emu.coin()):
-            return self.drop()
+            return "%s %s" % (method, path)
+        self.api = self.template(rest)
+        return "%s %s%s" % (method, prefix, self.api[0])
+
+    def route(self, method, path, query, body):
+        if self.api is None:
+            return self.error(404, "Not found: %s" % path)
         if not self.authorized(method):
             return
-        self.route(method, template, ident, sub, query, body, fault)
+        template, ident, sub = self.api
+        self.route_api(method, template, ident, sub, query, body)
 
     def api_path(self, path):
         """The path below the API root and the template prefix, or None."""
@@ -431,23 +365,22 @@ class Handler(BaseHTTPRequestHandler):
             if not token or not self.emu.is_valid_token(token):
                 self.error(401, "Token Authentication failed - "
                            "IDX10223: the token is missing, expired or "
-                           "not valid", headers={
-                               "WWW-Authenticate": 'Bearer realm=""'})
+                           "not valid", headers=[
+                               ("WWW-Authenticate", 'Bearer realm=""')])
                 return False
             return True
         if opts.basic:
             want = "Basic " + base64.b64encode(opts.basic.encode()).decode()
             if auth != want:
-                self.send(401, headers={
-                    "WWW-Authenticate": 'Basic realm="livy"'},
-                    raw=b"<html><body><h2>HTTP ERROR 401</h2>"
-                        b"</body></html>", ctype="text/html")
+                self.send(401, b"<html><body><h2>HTTP ERROR 401</h2>"
+                          b"</body></html>", "text/html",
+                          [("WWW-Authenticate", 'Basic realm="livy"')])
                 return False
         if opts.csrf and method not in ("GET", "HEAD", "OPTIONS") and \
                 not self.headers.get("X-Requested-By"):
-            self.send(400, raw=b"<html><body><h2>HTTP ERROR 400 Missing "
+            self.send(400, b"<html><body><h2>HTTP ERROR 400 Missing "
                       b"Required Header for CSRF protection.</h2>"
-                      b"</body></html>", ctype="text/html")
+                      b"</body></html>", "text/html")
             return False
         return True
 
@@ -458,7 +391,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.emu.opts.basic.split(":", 1)[0]
         return None
 
-    def route(self, method, template, ident, sub, query, body, fault):
+    def route_api(self, method, template, ident, sub, query, body):
         if self.synapse:
             m = SYNAPSE_RE.match(urlsplit(self.path).path)
             if m.group("version") != "2019-11-01-preview":
@@ -468,9 +401,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(404, "Spark pool %s not found"
                                   % m.group("pool"), "SparkPoolNotFound")
         if template == "/batches" and method == "GET":
-            return self.list_batches(query, fault)
+            return self.list_batches(query)
         if template == "/batches" and method == "POST":
-            return self.create(query, body, fault)
+            return self.create(query, body)
         if ident is None:
             return self.error(405, "Method not allowed")
         with self.emu.lock:
@@ -481,7 +414,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(reply[0], reply[1])
         if method == "DELETE" and self.emu.timing["delete_delay"] > 0:
             time.sleep(self.emu.timing["delete_delay"])
-        self.answer(reply[0], reply[1], fault)
+        self.send(reply[0], reply[1])
 
     def on_batch(self, method, ident, sub, query):
         """(status, body) of a call on one batch; emu.lock is held."""
@@ -510,22 +443,13 @@ class Handler(BaseHTTPRequestHandler):
                 return b
         return None
 
-    def answer(self, status, obj, fault, headers=None):
-        if fault == "badjson":
-            data = json.dumps(obj).encode()
-            return self.send(status, raw=data[:max(1, len(data) // 2)],
-                             headers=headers)
-        if fault == "drop":
-            return self.drop()
-        return self.send(status, obj, headers)
-
     def batch_view(self, b, query, now):
         if self.synapse and query.get("detailed", "").lower() == "true":
             return b.detailed(now, self.emu.opts.workspace,
                               self.emu.opts.pool)
         return b.view(now)
 
-    def list_batches(self, query, fault):
+    def list_batches(self, query):
         try:
             frm = int(query.get("from", 0))
             size = int(query.get("size", 20 if self.synapse else 100))
@@ -541,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
             out = {"from": frm, "total": len(every),
                    "sessions": [self.batch_view(b, query, now)
                                 for b in page]}
-        self.answer(200, out, fault)
+        self.send(200, out)
 
     @staticmethod
     def log_page(b, query, now):
@@ -559,7 +483,7 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"id": b.id, "from": frm, "total": len(lines),
                      "log": lines[frm:frm + size]}
 
-    def create(self, query, body, fault):
+    def create(self, query, body):
         try:
             req = json.loads(body or b"null")
         except ValueError:
@@ -588,13 +512,11 @@ class Handler(BaseHTTPRequestHandler):
             self.emu.all.append(b)
             view = self.batch_view(b, query, now)
             delay = self.emu.timing["post_delay"]
-        if fault == "drop":
-            return self.drop()
         if delay > 0:
             time.sleep(delay)
         if self.synapse:
-            return self.answer(200, view, fault)
-        self.answer(201, view, fault, {"Location": "/batches/%d" % b.id})
+            return self.send(200, view)
+        self.send(201, view, headers=[("Location", "/batches/%d" % b.id)])
 
     def delete(self, b, now):
         """Livy stops the app and removes the session; Synapse keeps it."""
@@ -607,40 +529,25 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- control
 
-    def control(self, method, path, body):
-        emu = self.emu
-        try:
-            req = json.loads(body) if body else {}
-        except ValueError:
-            return self.send(400, {"msg": "bad JSON"})
-        with emu.lock:
-            if path == "/_emulator/faults" and method == "POST":
-                emu.faults.update({k: req[k] for k in
-                                   ("rate", "kinds", "slow_seconds")
-                                   if k in req})
-                return self.send(200, emu.faults)
-            if path == "/_emulator/config" and method == "POST":
-                emu.timing.update({k: float(v) for k, v in req.items()
-                                   if k in emu.timing})
-                return self.send(200, emu.timing)
-            if path == "/_emulator/stats" and method == "GET":
-                return self.send(200, dict(emu.stats))
-            if path == "/_emulator/stats" and method == "DELETE":
-                emu.stats.clear()
-                return self.send(200, {})
-            if path == "/_emulator/batches" and method == "GET":
-                now = time.time()
-                return self.send(200, [{
-                    "id": b.id, "name": b.name, "file": b.file,
-                    "args": b.args, "state": b.state(now),
-                    "removed": b.removed, "request": b.req,
-                } for b in emu.all])
-        self.send(404, {"msg": "no such control endpoint"})
+    def configure(self, req):
+        with self.emu.lock:
+            self.emu.timing.update({k: float(v) for k, v in req.items()
+                                    if k in self.emu.timing})
+            return dict(self.emu.timing)
+
+    def control_get(self, name, query):
+        if name != "batches":
+            return None
+        with self.emu.lock:
+            now = time.time()
+            return [{
+                "id": b.id, "name": b.name, "file": b.file,
+                "args": b.args, "state": b.state(now),
+                "removed": b.removed, "request": b.req,
+            } for b in self.emu.all]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, default=0)
+def options(ap):
     ap.add_argument("--variant", choices=("livy", "synapse"), default="livy")
     ap.add_argument("--csrf", action="store_true",
                     help="require X-Requested-By on non-GET requests")
@@ -660,17 +567,7 @@ def main():
                     help="livy.server.session.state-retain.sec")
     ap.add_argument("--post-delay", type=float, default=0.0,
                     help="seconds before answering a create")
-    ap.add_argument("--fault-rate", type=float, default=0.0)
-    ap.add_argument("--fault-kinds", default=",".join(FAULT_KINDS))
-    ap.add_argument("--slow-seconds", type=float, default=2.0)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--verbose", action="store_true")
-    opts = ap.parse_args()
-    if opts.queued is None:
-        opts.queued = 0.3 if opts.variant == "synapse" else 0.0
-    emu = Emulator(opts)
-    serve(Handler, opts.port, lambda server: setattr(server, "emu", emu))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(emulator.main(Handler, State, __doc__, options))

@@ -32,28 +32,30 @@ status codes as in RestSubmissionServer: 400 malformed, 468 other protocol
 version, 500 server error; a JWS filter (--jws-key, base64url HS256 key)
 answers 403 to /v1/ requests without a valid "Authorization: Bearer JWS".
 
-Test control (never faulted, never counted):
+Test control (never faulted, never counted), emulator.py's:
   POST /_emulator/faults   {"rate":0.3,"kinds":["500","503","429","slow",
-                            "drop","badjson"],"paths":["/v1/"],"slow_s":2}
-                           paths: prefixes faults apply to (default: all)
+                            "drop","badjson"],"paths":["/v1/"],
+                            "slow_seconds":2}
+                           paths: prefixes faults apply to (default: all);
+                           "drop" here acts after the request was handled
+                           (the answer lost: the worst case for a create),
+                           as "after_drop" does
   POST /_emulator/config   {"standby":bool,"submitted_s":x,"run_s":x}
   GET  /_emulator/stats    {"METHOD /path/template": count}
   GET  /_emulator/drivers  every driver created, with its request
 The chosen port is the first line of stdout.
 """
-import argparse
 import base64
 import hashlib
 import hmac
 import html
 import json
-import random
 import re
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import emulator
 
 PYTHON_RUNNER = "org.apache.spark.deploy.PythonRunner"
 ACTIVE = ("SUBMITTED", "RUNNING", "RELAUNCHING", "UNKNOWN")
@@ -251,23 +253,13 @@ def jws_valid(token, key):
     return header.get("alg") == "HS256" and hmac.compare_digest(sig, want)
 
 
-class Master:
+class Master(emulator.State):
     def __init__(self, opts):
-        self.opts = opts
-        self.lock = threading.Lock()
+        super().__init__(opts)
         self.drivers = {}
         self.order = []
         self.seq = 0
-        self.stats = {}
         self.standby = opts.standby
-        self.faults = {"rate": opts.fault_rate,
-                       "kinds": opts.fault_kinds.split(",")
-                       if opts.fault_kinds else [],
-                       "paths": [], "slow_s": opts.slow_s}
-
-    def count(self, key):
-        with self.lock:
-            self.stats[key] = self.stats.get(key, 0) + 1
 
     def create(self, req):
         with self.lock:
@@ -318,97 +310,35 @@ def template(path):
     return "/json/" if path == "/json" else path
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    master = None
+class Handler(emulator.Handler):
+    json_type = "application/json;charset=utf-8"
 
-    def log_message(self, fmt, *args):
-        pass
-
-    def do_GET(self):
-        self.handle_any()
-
-    def do_POST(self):
-        self.handle_any()
-
-    def do_DELETE(self):
-        self.handle_any()
-
-    def send(self, code, body, ctype="application/json", headers=()):
-        data = body.encode() if isinstance(body, str) else body
-        self.send_response(code)
-        self.send_header("Content-Type", ctype + ";charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    @property
+    def master(self):
+        return self.state
 
     def send_json(self, code, obj, headers=()):
-        if self.fault == "badjson":
-            text = json.dumps(obj)
-            self.send(200, text[:len(text) // 2])
-            return
-        self.send(code, json.dumps(obj, indent=2), headers=headers)
+        self.send(code, obj, headers=headers)
 
-    def error(self, code, message, **extra):
+    def error(self, code, message, headers=(), **extra):
         body = {"action": "ErrorResponse", "message": message,
                 "serverSparkVersion": self.master.opts.version}
         body.update(extra)
-        self.send_json(code, body)
+        self.send_json(code, body, headers)
 
-    def pick_fault(self, path):
-        f = self.master.faults
-        if not f["kinds"] or path.startswith("/_emulator"):
-            return None
-        if f["paths"] and not any(path.startswith(p) for p in f["paths"]):
-            return None
-        if random.random() >= f["rate"]:
-            return None
-        kind = random.choice(f["kinds"])
-        is_json = path.startswith("/v1/") or path.startswith("/json")
-        return "500" if kind == "badjson" and not is_json else kind
+    def fault_error(self, code):
+        self.error(code, "injected fault %d" % code, self.retry_after)
 
-    def handle_any(self):
-        url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        query = dict(urllib.parse.parse_qsl(url.query))
-        path = url.path
-        if path.startswith("/_emulator/"):
-            self.control(path, body)
-            return
-        self.master.count(self.command + " " + template(path))
-        self.fault = self.pick_fault(path)
-        if self.fault in ("500", "503", "429"):
-            code = int(self.fault)
-            headers = [("Retry-After", "1")] if code != 500 else []
-            self.send(code, json.dumps({
-                "action": "ErrorResponse",
-                "message": "injected fault %d" % code,
-                "serverSparkVersion": self.master.opts.version}),
-                headers=headers)
-            return
-        if self.fault == "slow":
-            time.sleep(self.master.faults["slow_s"])
-        sock_out = self.wfile
-        if self.fault == "drop":
-            # The request is handled, the answer lost: the worst case
-            # for a create, which then exists without the client knowing.
-            self.wfile = open("/dev/null", "wb")
-            self.close_connection = True
-        try:
-            self.route(path, query, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        if sock_out is not self.wfile:
-            sock_out.close()
+    def fault_kind(self, kind):
+        return "after_drop" if kind == "drop" else kind
 
-    def route(self, path, query, body):
-        m = self.command
+    def count_key(self, method, path, query):
+        return method + " " + template(path)
+
+    def route(self, m, path, query, body):
         if path.startswith("/v1/") and not self.authorized():
             self.send(403, "<html><body><h2>HTTP ERROR 403 JWT Validate "
-                      "Fail</h2></body></html>", "text/html")
+                      "Fail</h2></body></html>", "text/html;charset=utf-8")
         elif path == "/v1/submissions/create" and m == "POST":
             self.create(body)
         elif path.startswith("/v1/submissions/status") and m == "GET":
@@ -533,50 +463,38 @@ class Handler(BaseHTTPRequestHandler):
         head = "==== Bytes %d-%d of %d of %s%s ====\n" % (
             start, end, total, where, log_type)
         if path == "/log":
-            self.send(200, head.encode() + text, "text/plain")
+            self.send(200, head.encode() + text, "text/plain;charset=utf-8")
         else:
             self.send(200, "<html><body><pre>%s</pre></body></html>"
                       % html.escape(text.decode(errors="replace")),
-                      "text/html")
+                      "text/html;charset=utf-8")
 
-    def control(self, path, body):
-        self.fault = None
+    def control_get(self, name, query):
+        if name != "drivers":
+            return None
         m = self.master
-        if path == "/_emulator/stats":
-            with m.lock:
-                self.send(200, json.dumps(m.stats, indent=2))
-        elif path == "/_emulator/drivers":
-            with m.lock:
-                ds = [m.drivers[i] for i in m.order]
-            self.send(200, json.dumps([{
-                "id": d.id, "appName": d.name, "state": d.state(),
-                "mainClass": d.req["mainClass"],
-                "appResource": d.req["appResource"],
-                "appArgs": d.req.get("appArgs") or [],
-                "sparkProperties": d.req["sparkProperties"],
-                "environmentVariables": d.req.get("environmentVariables")
-                or {}} for d in ds], indent=2))
-        elif path == "/_emulator/faults" and self.command == "POST":
-            f = json.loads(body or b"{}")
-            m.faults = {"rate": float(f.get("rate", 0)),
-                        "kinds": list(f.get("kinds", [])),
-                        "paths": list(f.get("paths", [])),
-                        "slow_s": float(f.get("slow_s", m.opts.slow_s))}
-            self.send(200, json.dumps(m.faults))
-        elif path == "/_emulator/config" and self.command == "POST":
-            c = json.loads(body or b"{}")
+        with m.lock:
+            ds = [m.drivers[i] for i in m.order]
+        return [{
+            "id": d.id, "appName": d.name, "state": d.state(),
+            "mainClass": d.req["mainClass"],
+            "appResource": d.req["appResource"],
+            "appArgs": d.req.get("appArgs") or [],
+            "sparkProperties": d.req["sparkProperties"],
+            "environmentVariables": d.req.get("environmentVariables")
+            or {}} for d in ds]
+
+    def configure(self, c):
+        m = self.master
+        with m.lock:
             m.standby = bool(c.get("standby", m.standby))
             m.opts.submitted_s = float(c.get("submitted_s",
                                              m.opts.submitted_s))
             m.opts.run_s = float(c.get("run_s", m.opts.run_s))
-            self.send(200, json.dumps({"standby": m.standby}))
-        else:
-            self.send(404, json.dumps({"message": "no such control"}))
+            return {"standby": m.standby}
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--port", type=int, default=0)
+def options(p):
     p.add_argument("--version", default="3.5.0", help="serverSparkVersion")
     p.add_argument("--submitted-s", type=float, default=0.5)
     p.add_argument("--run-s", type=float, default=1.0)
@@ -585,19 +503,7 @@ def main():
     p.add_argument("--jws-key", help="base64url HS256 key: require a JWS")
     p.add_argument("--standby", action="store_true",
                    help="the master is not ALIVE: creates get success:false")
-    p.add_argument("--fault-rate", type=float, default=0.0)
-    p.add_argument("--fault-kinds", default="")
-    p.add_argument("--slow-s", type=float, default=2.0)
-    opts = p.parse_args()
-    Handler.master = Master(opts)
-    server = ThreadingHTTPServer(("127.0.0.1", opts.port), Handler)
-    server.daemon_threads = True
-    print(server.server_address[1], flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(emulator.main(Handler, Master, __doc__, options))

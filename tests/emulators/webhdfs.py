@@ -12,24 +12,21 @@ server, files kept in memory), enough for uploads and reading them back.
                                                   answers the bytes
   errors: {"RemoteException": {"exception", "javaClassName", "message"}}
   GET  /_emulator/stats     {"PUT CREATE": n, "PUT CREATE datanode": n, ...}
-  POST /_emulator/faults    {"fail_next": N, "code": 503, "on": "PUT CREATE"}
-                            (the next N requests counted as "on", or any
-                            request when "on" is absent, answer "code")
+  POST /_emulator/faults    emulator.py's switch, e.g. {"fail_next": N,
+                            "code": 503, "on": "PUT CREATE"} (the next N
+                            requests counted as "on", or any request when
+                            "on" is absent, answer "code", RetriableException)
 
 Only --user may write (simple auth through user.name, as with the default
 hadoop.security.authentication=simple and a directory owned by that user).
 Listens on 127.0.0.1; prints the port as the first line of stdout.
 """
-import argparse
-import json
 import posixpath
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
-from emulator import serve
+import emulator
 
 PREFIX = "/webhdfs/v1"
 EXCEPTIONS = {
@@ -51,94 +48,49 @@ class HdfsError(Exception):
         self.status, self.exception, self.message = status, exception, message
 
 
-class State:
-    def __init__(self, args):
-        self.lock = threading.Lock()
-        self.user = args.user
+class State(emulator.State):
+    def __init__(self, opts):
+        super().__init__(opts)
+        self.user = opts.user
         self.files = {}  # path -> (bytes, owner, mtime ms)
-        self.dirs = {"/": args.user}
-        self.stats = {}
-        self.fail_next, self.fail_code, self.fail_on = 0, 503, None
+        self.dirs = {"/": opts.user}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state = None
-
-    def log_message(self, fmt, *args):
-        pass
-
+class Handler(emulator.Handler):
     def reply(self, status, doc=None, data=None, headers=()):
         if data is None:
-            data = json.dumps(doc).encode() if doc is not None else b""
-        self.send_response(status)
+            data = doc
         ctype = "application/octet-stream" if doc is None else \
             "application/json"
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send(status, data, ctype, headers)
 
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def error(self, e):
+        self.reply(e.status, {"RemoteException": {
+            "exception": e.exception,
+            "javaClassName": EXCEPTIONS[e.exception],
+            "message": e.message}}, headers=self.retry_after)
 
-    def count(self, key):
-        with self.state.lock:
-            self.state.stats[key] = self.state.stats.get(key, 0) + 1
+    def fault_error(self, code):
+        self.error(HdfsError(code, "RetriableException",
+                             "org.apache.hadoop.hdfs.server.namenode."
+                             "SafeModeException: injected fault"))
 
-    def handle_any(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query,
-                                            keep_blank_values=True))
-        body = self.read_body()
-        if url.path.startswith("/_emulator/"):
-            self.control(url.path, body)
-            return
+    def count_key(self, method, path, query):
         op = query.get("op", "").upper()
         datanode = "namenoderpcaddress" in query
-        key = "%s %s%s" % (self.command, op, " datanode" if datanode else "")
-        self.count(key)
+        return "%s %s%s" % (method, op, " datanode" if datanode else "")
+
+    def route(self, method, path, query, body):
         try:
-            if not url.path.startswith(PREFIX):
+            if not path.startswith(PREFIX):
                 raise HdfsError(404, "FileNotFoundException",
-                                "no such endpoint " + url.path)
-            self.injected_fault(key)
+                                "no such endpoint " + path)
             path = posixpath.normpath(
-                urllib.parse.unquote(url.path[len(PREFIX):]) or "/")
-            self.dispatch(op, path, query, datanode, body)
+                urllib.parse.unquote(path[len(PREFIX):]) or "/")
+            self.dispatch(query.get("op", "").upper(), path, query,
+                          "namenoderpcaddress" in query, body)
         except HdfsError as e:
-            self.reply(e.status, {"RemoteException": {
-                "exception": e.exception,
-                "javaClassName": EXCEPTIONS[e.exception],
-                "message": e.message}})
-
-    def injected_fault(self, key):
-        with self.state.lock:
-            if self.state.fail_next <= 0 or \
-                    self.state.fail_on not in (None, key):
-                return
-            self.state.fail_next -= 1
-            code = self.state.fail_code
-        raise HdfsError(code, "RetriableException",
-                        "org.apache.hadoop.hdfs.server.namenode."
-                        "SafeModeException: injected fault")
-
-    def control(self, path, body):
-        if path == "/_emulator/stats":
-            with self.state.lock:
-                self.reply(200, dict(self.state.stats))
-        elif path == "/_emulator/faults" and self.command == "POST":
-            conf = json.loads(body or b"{}")
-            with self.state.lock:
-                self.state.fail_next = conf.get("fail_next", 0)
-                self.state.fail_code = conf.get("code", 503)
-                self.state.fail_on = conf.get("on")
-            self.reply(200, {"ok": True})
-        else:
-            self.reply(404, {"error": "no such control endpoint"})
+            self.error(e)
 
     def dispatch(self, op, path, query, datanode, body):
         table = {("PUT", "CREATE"): self.op_create,
@@ -238,17 +190,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply(200, data=entry[0])
 
-    do_GET = do_PUT = do_POST = do_DELETE = handle_any
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+def options(parser):
     parser.add_argument("--user", default="jobfs")
-    args = parser.parse_args()
-    Handler.state = State(args)
-    serve(Handler, args.port)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(emulator.main(Handler, State, __doc__, options))
