@@ -65,7 +65,8 @@ MOUNT_TESTS = \
 	tests/fs/synapse.test
 
 TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
-EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/emulator.h \
+EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
+	tests/emulator.h \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
 	tests/emulators/spark.py tests/emulators/livy.py \
