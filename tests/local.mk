@@ -70,4 +70,6 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
 	tests/emulators/spark.py tests/emulators/livy.py \
-	tests/emulators/emulator.py
+	tests/emulators/emulator.py \
+	tests/services/slurm/start tests/services/slurm/stop \
+	tests/services/slurm/slurm.conf.in
