@@ -132,6 +132,10 @@ void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 		r->need_submit = false;
 		job_active_remove(jc, r);
 	}
+	log_run(LOG_LEVEL_INFO, r->job->name, r->number, r->platform,
+		"job \"%s\" run %d: %s->%s %s%s%s", r->job->name, r->number,
+		state_name(old), state_name(to), source,
+		message && *message ? " " : "", message ? message : "");
 	batch_add_event(b, r, old, to, source, message);
 	batch_add_run(b, r);
 	batch_add_change(b, r);

@@ -3,6 +3,7 @@ noinst_LIBRARIES += src/libjobfs.a
 src_libjobfs_a_SOURCES = \
 	%D%/state.c %D%/state.h \
 	%D%/log.c %D%/log.h \
+	%D%/notify.c %D%/notify.h \
 	%D%/clock.c %D%/clock.h \
 	%D%/message.c %D%/message.h %D%/call.h \
 	%D%/fsutil.c %D%/fsutil.h \

@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "jobfs.h"
 #include "log.h"
+#include "notify.h"
 
 static void usage(const char *progname)
 {
@@ -190,6 +191,23 @@ static int load_config(struct jobfs *jfs)
 	return rc;
 }
 
+static size_t active_runs(struct jobfs *jfs)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < platforms_count(jfs->platforms); i++)
+		n += job_active_count(jfs->jobs,
+				      platforms_name(jfs->platforms, i));
+	return n;
+}
+
+/* After every poller pass, in the poller thread, with no lock held. */
+static void after_pass(void *ctx)
+{
+	struct jobfs *jfs = ctx;
+	fs_flush_invalidations(jfs);
+	notify_status(active_runs(jfs));
+}
+
 /* Mounts and serves until unmounted; returns the exit status. */
 static int serve(struct jobfs *jfs, struct fuse_args *args,
 		 struct fuse_cmdline_opts *cl)
@@ -204,17 +222,20 @@ static int serve(struct jobfs *jfs, struct fuse_args *args,
 		goto out_signals;
 	fuse_daemonize(cl->foreground);
 	record_pid(jfs);
-	if (poller_start(jfs->jobs, jfs->opts.poll, fs_flush_invalidations, jfs,
+	if (poller_start(jfs->jobs, jfs->opts.poll, after_pass, jfs,
 			 &jfs->poller) != 0)
 		goto out_unmount;
 	log_info("mounted on \"%s\" (state \"%s\")", cl->mountpoint,
 		 jfs->opts.state_dir);
+	notify_ready(cl->mountpoint);
 	struct fuse_loop_config *loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	status = cl->singlethread ? fuse_session_loop(jfs->session)
 				  : fuse_session_loop_mt(jfs->session, loop);
 	fuse_loop_cfg_destroy(loop);
 	status = status == 0 ? 0 : 1;
+	notify_stopping();
+	log_info("unmounting \"%s\"", cl->mountpoint);
 	poller_stop(jfs->poller);
 	jfs->poller = NULL;
 out_unmount:
@@ -229,10 +250,23 @@ out_session:
 	return status;
 }
 
+static void start_logging(struct jobfs *jfs, struct fuse_cmdline_opts *cl)
+{
+	static const char *const sinks[] = {"stderr", "syslog", "journal"};
+	enum log_level level = cl->debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	if (jfs->opts.log_level >= 0)
+		level = (enum log_level)jfs->opts.log_level;
+	log_init(cl->foreground, level);
+	log_debug("jobfs %s: logging to %s; config \"%s\", poll %gs, ttl %gs",
+		  PACKAGE_VERSION, sinks[log_sink()],
+		  jfs->opts.config_path ? jfs->opts.config_path : "(default)",
+		  jfs->opts.poll, jfs->opts.ttl);
+}
+
 static int run_daemon(struct fuse_args *args, struct fuse_cmdline_opts *cl,
 		      struct jobfs *jfs)
 {
-	log_init(cl->foreground, cl->debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	start_logging(jfs, cl);
 	jfs->lock_fd = -1;
 	jfs->started_at = clock_wall();
 	pthread_mutex_init(&jfs->inval_lock, NULL);

@@ -11,12 +11,13 @@
 
 #include <fuse_opt.h>
 
+#include "log.h"
 #include "options.h"
 
 #define DEFAULT_POLL_S 5.0
 #define DEFAULT_TTL_S  2.0
 
-enum { KEY_POLL, KEY_TTL };
+enum { KEY_POLL, KEY_TTL, KEY_LOG_LEVEL };
 
 #define OPT(t, p)                                                              \
 	{                                                                      \
@@ -29,6 +30,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("platform=%s", platform),
     FUSE_OPT_KEY("poll=", KEY_POLL),
     FUSE_OPT_KEY("ttl=", KEY_TTL),
+    FUSE_OPT_KEY("log_level=", KEY_LOG_LEVEL),
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
@@ -75,12 +77,28 @@ static int keep_mountpoint(struct parse_ctx *ctx, const char *arg)
 	return 1; /* the mountpoint (and a third one, for libfuse to refuse) */
 }
 
+static int parse_log_level(struct parse_ctx *ctx, const char *arg)
+{
+	enum log_level level;
+	if (log_level_parse(strchr(arg, '=') + 1, &level) == 0) {
+		ctx->opts.log_level = (int)level;
+		return 0;
+	}
+	snprintf(ctx->err, ctx->errlen,
+		 "bad option \"%s\": expected error, warning, info or debug",
+		 arg);
+	ctx->rc = -EINVAL;
+	return -1;
+}
+
 static int option_key(void *data, const char *arg, int key,
 		      struct fuse_args *outargs)
 {
 	struct parse_ctx *ctx = data;
 	if (key == FUSE_OPT_KEY_NONOPT)
 		return keep_mountpoint(ctx, arg);
+	if (key == KEY_LOG_LEVEL)
+		return parse_log_level(ctx, arg);
 	if (key != KEY_POLL && key != KEY_TTL)
 		return 1; /* keep for libfuse */
 	const char *value = strchr(arg, '=') + 1;
@@ -100,7 +118,9 @@ int options_parse(struct fuse_args *args, struct options *out, char *err,
 		  size_t errlen)
 {
 	struct parse_ctx ctx = {
-	    .opts = {.poll = DEFAULT_POLL_S, .ttl = DEFAULT_TTL_S},
+	    .opts = {.poll = DEFAULT_POLL_S,
+		     .ttl = DEFAULT_TTL_S,
+		     .log_level = -1},
 	    .err = err,
 	    .errlen = errlen,
 	};
@@ -170,5 +190,8 @@ void options_print_help(void)
 	       "    -o poll=SECONDS        poller interval (default 5)\n"
 	       "    -o ttl=SECONDS         age of a cached state before a read "
 	       "asks the\n"
-	       "                           platform (default 2)\n\n");
+	       "                           platform (default 2)\n"
+	       "    -o log_level=LEVEL     error, warning, info or debug "
+	       "(default info,\n"
+	       "                           debug with -d)\n\n");
 }

@@ -1,5 +1,6 @@
 /*
- * jobfs's own mount options (-o config=,state=,platform=,poll=,ttl=),
+ * jobfs's own mount options (-o config=,state=,platform=,poll=,ttl=,
+ * log_level=),
  * parsed out of the FUSE argument list; fstab words are discarded.
  */
 #ifndef JOBFS_OPTIONS_H
@@ -15,6 +16,7 @@ struct options {
 	char *platform;	   /* NULL: the config's default */
 	double poll;	   /* seconds */
 	double ttl;	   /* seconds */
+	int log_level;	   /* enum log_level; -1: not given */
 };
 
 /* Removes jobfs's options from @args into @out. -EINVAL with @err. */

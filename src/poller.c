@@ -2,6 +2,11 @@
  * The poller thread. It sleeps on a condition variable until the next full
  * pass is due or a kick arrives; kicks that come while a pass runs are
  * remembered, so no change notice is lost between passes.
+ *
+ * Each pass ends with WATCHDOG=1 to the service manager (notify.h), and
+ * when it asks for a watchdog the thread wakes for a pass at least twice
+ * per period whatever the poll interval: a poller stuck in a pass stops
+ * the pings, and systemd restarts the service.
  */
 #include <errno.h>
 #include <math.h>
@@ -12,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "poller.h"
 
 struct poller {
@@ -25,6 +31,7 @@ struct poller {
 	bool kicked;
 	bool stopping;
 	double next_quick; /* monotonic time of a quick pass asked for */
+	double beat;	   /* seconds between watchdog pings; 0: none */
 };
 
 static void deadline_after(double seconds, struct timespec *out)
@@ -43,10 +50,13 @@ static void deadline_after(double seconds, struct timespec *out)
 static bool poller_sleep(struct poller *p, double *next_full)
 {
 	struct timespec until;
+	double beat_at = clock_mono() + p->beat;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		double wake_at =
 		    p->next_quick < *next_full ? p->next_quick : *next_full;
+		if (p->beat > 0 && beat_at < wake_at)
+			wake_at = beat_at;
 		if (p->kicked || p->stopping || clock_mono() >= wake_at)
 			break;
 		deadline_after(wake_at - clock_mono(), &until);
@@ -76,6 +86,7 @@ static void *poller_main(void *arg)
 		job_poll(p->jc, full);
 		if (p->after_pass)
 			p->after_pass(p->ctx);
+		notify_watchdog();
 	}
 }
 
@@ -90,6 +101,7 @@ int poller_start(struct jobcore *jc, double interval_s,
 	p->after_pass = after_pass;
 	p->ctx = ctx;
 	p->next_quick = INFINITY;
+	p->beat = notify_watchdog_interval();
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);

@@ -1,7 +1,9 @@
 /*
  * The poller thread: every `poll` seconds a full pass over active runs
  * (job_poll), and a quick pass whenever the core kicks it (a submit, a
- * platform's change notice). Started after the mount is up.
+ * platform's change notice). Started after the mount is up. Every pass
+ * ends with WATCHDOG=1 to the service manager (notify.h), which also sets
+ * the longest sleep between two passes when it watches us.
  */
 #ifndef JOBFS_POLLER_H
 #define JOBFS_POLLER_H

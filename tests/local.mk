@@ -62,7 +62,9 @@ MOUNT_TESTS = \
 	tests/fs/slurm.test \
 	tests/fs/spark.test \
 	tests/fs/livy.test \
-	tests/fs/synapse.test
+	tests/fs/synapse.test \
+	tests/fs/install.test \
+	tests/fs/systemd.test
 
 TESTS += $(UNIT_TESTS) $(MOUNT_TESTS)
 EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
