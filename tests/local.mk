@@ -75,3 +75,5 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/emulator.py \
 	tests/services/slurm/start tests/services/slurm/stop \
 	tests/services/slurm/slurm.conf.in
+# included by every Check program
+EXTRA_DIST += tests/check_main.h
