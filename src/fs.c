@@ -1,133 +1,34 @@
 /*
- * The FUSE low-level operations: the virtual tree of SPEC.md ("Layout").
+ * The FUSE low-level operations: dispatch. Each op finds its node (a path
+ * resolved one name at a time) and hands the request to what serves that
+ * kind of node; this file holds the virtual tree of man/jobfs.5 (LAYOUT)
+ * and the ops table.
  *
  *   /            README new/ by-state/ platforms/ NAME/...
  *   NAME/        status status.json result log error events wait cancel
  *                run job.json app/ runs/
  *   runs/N/      status status.json result log error events wait cancel
  *
- * Lookups resolve a name against the job core and make a node; reads and
- * writes of job files are in fs_job.c; new/ and app/ mirror directories on
- * disk (fs_new.c). Timeouts: names that never change meaning are cached
- * for a second; files whose content changes have attribute timeout 0 and
- * are opened direct_io, so every stat and read comes here and sizes are
- * always true. The kernel's caches of a redeployed job (job.json, app/)
- * are invalidated from the poller thread.
+ * Lookups resolve a name against the job core and make a node; the files
+ * of jobs, platforms and README are served by fs_job.c; new/ and app/
+ * mirror directories on disk (fs_new.c). Replies, attributes and listings
+ * are fs_reply.c's; the listeners and kernel cache invalidation are
+ * fs_notify.c's. fs.c calls those files and none of them calls fs.c.
  */
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "fs_internal.h"
+#include "fs.h"
+#include "fs_job.h"
+#include "fs_new.h"
+#include "fs_reply.h"
 #include "jobconf.h"
-#include "log.h"
-
-#define ENTRY_TIMEOUT_S 1.0
-/* readdir of a virtual dir gives no inode numbers: the kernel asks lookup */
-#define UNKNOWN_INO 0xffffffffu
-
-const char *const job_file_names[JOB_FILE_COUNT] = {
-    [JOB_STATUS] = "status", [JOB_STATUS_JSON] = "status.json",
-    [JOB_RESULT] = "result", [JOB_LOG] = "log",
-    [JOB_ERROR] = "error",   [JOB_EVENTS] = "events",
-    [JOB_WAIT] = "wait",     [JOB_CANCEL] = "cancel",
-    [JOB_RUN] = "run",	     [JOB_CONFIG] = "job.json",
-};
-
-const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
-    [PLATFORM_KIND] = "kind",
-    [PLATFORM_HEALTH] = "health",
-    [PLATFORM_STATS] = "stats",
-};
-
-/* --- handles and attributes ---------------------------------------------- */
-
-void fs_reply_open(fuse_req_t req, struct handle *h, struct fuse_file_info *fi)
-{
-	struct handles *hs = fs_ctx(req)->handles;
-	fi->fh = handles_add(hs, h);
-	if (fuse_reply_open(req, fi) == -ENOENT) /* the open was interrupted */
-		handles_remove(hs, fi->fh);
-}
-
-void fs_stat_init(struct stat *st, const struct node *n, mode_t mode)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = node_ino(n);
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_blksize = 4096;
-}
-
-double fs_attr_timeout(const struct node *n)
-{
-	switch (n->kind) {
-	case NODE_JOB_FILE:
-	case NODE_PLATFORM_FILE:
-	case NODE_STATE_LINK:
-	case NODE_RUNS_LATEST:
-	case NODE_STAGED:
-	case NODE_NEW:
-		return 0;
-	default:
-		return ENTRY_TIMEOUT_S;
-	}
-}
-
-static double entry_timeout(const struct node *n)
-{
-	return n->kind == NODE_STATE_LINK || n->kind == NODE_STAGED ||
-		       n->kind == NODE_RUNS_LATEST
-		   ? 0
-		   : ENTRY_TIMEOUT_S;
-}
-
-void fs_reply_entry(fuse_req_t req, struct node *n, struct stat *st)
-{
-	struct fuse_entry_param e = {
-	    .ino = node_ino(n),
-	    .generation = n->generation,
-	    .attr = *st,
-	    .attr_timeout = fs_attr_timeout(n),
-	    .entry_timeout = entry_timeout(n),
-	};
-	if (fuse_reply_entry(req, &e) == -ENOENT)
-		nodes_forget(fs_ctx(req)->nodes, n,
-			     1); /* request interrupted */
-}
-
-static const char readme_text[] =
-    "jobfs: jobs as files (see jobfs(5))\n"
-    "\n"
-    "  new/                 stage a bundle, then write new/NAME.json to "
-    "deploy\n"
-    "  NAME/status          the latest run's state\n"
-    "  NAME/status.json     details: run, platform, times, exit code, "
-    "error\n"
-    "  NAME/result NAME/log output; NAME/error why it failed\n"
-    "  NAME/events          one line per state change\n"
-    "  NAME/wait            blocks until the run ends\n"
-    "  NAME/cancel          write to cancel; NAME/run: write to run again\n"
-    "  NAME/job.json NAME/app/ NAME/runs/N/\n"
-    "  by-state/STATE/NAME  symlinks by state of the latest run\n"
-    "  platforms/P/         kind, health, stats\n";
-
-int fs_static_text(struct jobfs *jfs, const struct node *n, char **text_out,
-		   size_t *len_out)
-{
-	(void)jfs;
-	if (n->kind != NODE_README)
-		return -ENOENT;
-	*text_out = strdup(readme_text);
-	*len_out = sizeof(readme_text) - 1;
-	return *text_out ? 0 : -ENOMEM;
-}
 
 /* Attributes of a node that has no disk file behind it. */
 static int virtual_stat(struct jobfs *jfs, const struct node *n,
@@ -143,11 +44,6 @@ static int virtual_stat(struct jobfs *jfs, const struct node *n,
 	case NODE_RUNS:
 	case NODE_RUN:
 		fs_stat_init(st, n, S_IFDIR | 0555);
-		st->st_mtime = (time_t)jfs->started_at;
-		return 0;
-	case NODE_README:
-		fs_stat_init(st, n, S_IFREG | 0444);
-		st->st_size = sizeof(readme_text) - 1;
 		st->st_mtime = (time_t)jfs->started_at;
 		return 0;
 	case NODE_STATE_LINK:
@@ -168,8 +64,7 @@ static int virtual_stat(struct jobfs *jfs, const struct node *n,
 	}
 }
 
-/* --- lookups ---------------------------------------------------------------
- */
+/* --- lookups -------------------------------------------------------------- */
 
 static int index_of(const char *const *names, int n, const char *name)
 {
@@ -360,56 +255,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	fs_reply_rc(req, -EINVAL);
 }
 
-/* --- directories -----------------------------------------------------------
- */
-
-struct dir_entry {
-	char *name;
-	mode_t mode;
-};
-
-/* A directory's entries, taken when it is opened (fi->fh). */
-struct dir_listing {
-	struct dir_entry *entries;
-	size_t n, cap;
-};
-
-int dir_listing_add(struct dir_listing *l, const char *name, mode_t mode)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct dir_entry *bigger =
-		    realloc(l->entries, cap * sizeof(*bigger));
-		if (!bigger)
-			return -ENOMEM;
-		l->entries = bigger;
-		l->cap = cap;
-	}
-	l->entries[l->n].name = strdup(name);
-	if (!l->entries[l->n].name)
-		return -ENOMEM;
-	l->entries[l->n++].mode = mode;
-	return 0;
-}
-
-static void dir_listing_free(struct dir_listing *l)
-{
-	if (!l)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->entries[i].name);
-	free(l->entries);
-	free(l);
-}
-
-static int list_names(struct dir_listing *l, const char *const *names, size_t n,
-		      mode_t mode)
-{
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = dir_listing_add(l, names[i], mode);
-	return rc;
-}
+/* --- directories ---------------------------------------------------------- */
 
 static int list_jobs(struct jobfs *jfs, struct dir_listing *l, int state,
 		     mode_t mode)
@@ -419,7 +265,7 @@ static int list_jobs(struct jobfs *jfs, struct dir_listing *l, int state,
 	int rc = job_names(jfs->jobs, state, &names, &n);
 	if (rc)
 		return rc;
-	rc = list_names(l, (const char *const *)names, n, mode);
+	rc = dir_listing_add_names(l, (const char *const *)names, n, mode);
 	job_names_free(names, n);
 	return rc;
 }
@@ -429,7 +275,7 @@ static int list_root(struct jobfs *jfs, struct dir_listing *l)
 	static const char *const fixed[] = {"new", "by-state", "platforms"};
 	int rc = dir_listing_add(l, "README", S_IFREG);
 	if (rc == 0)
-		rc = list_names(l, fixed, 3, S_IFDIR);
+		rc = dir_listing_add_names(l, fixed, 3, S_IFDIR);
 	if (rc == 0)
 		rc = list_jobs(jfs, l, -1, S_IFDIR);
 	return rc;
@@ -455,7 +301,8 @@ static int list_platforms(struct jobfs *jfs, struct dir_listing *l)
 static int list_job(struct jobfs *jfs, const struct node *n,
 		    struct dir_listing *l)
 {
-	int rc = list_names(l, job_file_names, JOB_FILE_COUNT, S_IFREG);
+	int rc =
+	    dir_listing_add_names(l, job_file_names, JOB_FILE_COUNT, S_IFREG);
 	char *dir = NULL;
 	if (rc == 0 && job_app_dir(jfs->jobs, n->job, &dir) == 0 &&
 	    access(dir, F_OK) == 0)
@@ -495,14 +342,15 @@ static int list_dir(struct jobfs *jfs, struct node *n, struct dir_listing *l)
 	case NODE_PLATFORMS:
 		return list_platforms(jfs, l);
 	case NODE_PLATFORM:
-		return list_names(l, platform_file_names, PLATFORM_FILE_COUNT,
-				  S_IFREG);
+		return dir_listing_add_names(l, platform_file_names,
+					     PLATFORM_FILE_COUNT, S_IFREG);
 	case NODE_JOB:
 		return list_job(jfs, n, l);
 	case NODE_RUNS:
 		return list_runs(jfs, n, l);
 	case NODE_RUN:
-		return list_names(l, job_file_names, JOB_RUN, S_IFREG);
+		return dir_listing_add_names(l, job_file_names, JOB_RUN,
+					     S_IFREG);
 	case NODE_NEW:
 	case NODE_STAGED:
 	case NODE_APP:
@@ -516,44 +364,22 @@ static int list_dir(struct jobfs *jfs, struct node *n, struct dir_listing *l)
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct dir_listing *l = calloc(1, sizeof(*l));
+	struct dir_listing *l = dir_listing_new();
 	if (!l)
 		return fs_reply_rc(req, -ENOMEM);
-	int rc = dir_listing_add(l, ".", S_IFDIR);
-	if (rc == 0)
-		rc = dir_listing_add(l, "..", S_IFDIR);
-	if (rc == 0)
-		rc = list_dir(fs_ctx(req), fs_node(req, ino), l);
+	int rc = list_dir(fs_ctx(req), fs_node(req, ino), l);
 	if (rc) {
 		dir_listing_free(l);
 		return fs_reply_rc(req, rc);
 	}
-	fi->fh = (uint64_t)(uintptr_t)l;
-	fi->cache_readdir = 0;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		dir_listing_free(l);
+	fs_reply_opendir(req, l, fi);
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct dir_listing *l = (struct dir_listing *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
-	if (!buf)
-		return fs_reply_rc(req, -ENOMEM);
-	size_t used = 0;
-	for (size_t i = (size_t)off; i < l->n; i++) {
-		struct stat st = {.st_ino = 0xffffffff,
-				  .st_mode = l->entries[i].mode};
-		size_t need =
-		    fuse_add_direntry(req, buf + used, size - used,
-				      l->entries[i].name, &st, (off_t)i + 1);
-		if (need > size - used)
-			break;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	fs_reply_readdir(req, (const struct dir_listing *)(uintptr_t)fi->fh,
+			 size, off);
 }
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
@@ -563,8 +389,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* --- creating and removing ---------------------------------------------------
- */
+/* --- creating and removing ------------------------------------------------ */
 
 static bool in_new(const struct node *n)
 {
@@ -659,7 +484,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_mirror_rename(req, p, name, np, newname, flags);
 }
 
-/* --- files --------------------------------------------------------------- */
+/* --- files ---------------------------------------------------------------- */
 
 /*
  * Requests on open files hold a reference on the handle for their whole

@@ -1,32 +1,23 @@
 /*
- * The FUSE layer: maps paths to nodes and calls the job core. It holds no
- * platform code and no SQL.
+ * The FUSE layer as main.c sees it: the operations table (fs.c) and,
+ * through fs_notify.h, the listeners the job core calls and the hook the
+ * poller calls. It holds no platform code and no SQL.
+ *
+ *   fs.c         dispatch: path -> node -> handler, and the ops table
+ *   fs_job.c     job, run and platform files, README
+ *   fs_new.c     new/ and NAME/app/, mirrored from disk; deploy on close
+ *   fs_reply.c   replies, attributes, directory listings
+ *   fs_notify.c  listeners and kernel cache invalidation
  */
 #ifndef JOBFS_FS_H
 #define JOBFS_FS_H
 
 #include <fuse_lowlevel.h>
 
+#include "fs_notify.h"
 #include "jobfs.h"
 
 /* The low-level operations table. */
 const struct fuse_lowlevel_ops *fs_ops(void);
-
-/* Job core listener: a run changed state (wake waiters, poll handles). */
-void fs_run_changed(void *jfs, const char *job, int64_t run_id,
-		    enum run_state state);
-
-/* Job core listener: a job was redeployed or removed. */
-void fs_job_replaced(void *jfs, const char *job);
-
-/*
- * Poller hook: sends the kernel the cache invalidations queued since the
- * last call. Runs in the poller thread, outside every lock, as kernel
- * notifications must not come from inside a related FUSE request.
- */
-void fs_flush_invalidations(void *jfs);
-
-/* Frees what the FUSE layer keeps besides nodes (the invalidation queue). */
-void fs_release(struct jobfs *jfs);
 
 #endif

@@ -16,10 +16,50 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs_internal.h"
+#include "fs_job.h"
+#include "fs_reply.h"
 #include "job_render.h"
 #include "jobconf.h"
 #include "log.h"
+
+const char *const job_file_names[JOB_FILE_COUNT] = {
+    [JOB_STATUS] = "status", [JOB_STATUS_JSON] = "status.json",
+    [JOB_RESULT] = "result", [JOB_LOG] = "log",
+    [JOB_ERROR] = "error",   [JOB_EVENTS] = "events",
+    [JOB_WAIT] = "wait",     [JOB_CANCEL] = "cancel",
+    [JOB_RUN] = "run",	     [JOB_CONFIG] = "job.json",
+};
+
+const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
+    [PLATFORM_KIND] = "kind",
+    [PLATFORM_HEALTH] = "health",
+    [PLATFORM_STATS] = "stats",
+};
+
+static const char readme_text[] =
+    "jobfs: jobs as files (see jobfs(5))\n"
+    "\n"
+    "  new/                 stage a bundle, then write new/NAME.json to "
+    "deploy\n"
+    "  NAME/status          the latest run's state\n"
+    "  NAME/status.json     details: run, platform, times, exit code, "
+    "error\n"
+    "  NAME/result NAME/log output; NAME/error why it failed\n"
+    "  NAME/events          one line per state change\n"
+    "  NAME/wait            blocks until the run ends\n"
+    "  NAME/cancel          write to cancel; NAME/run: write to run again\n"
+    "  NAME/job.json NAME/app/ NAME/runs/N/\n"
+    "  by-state/STATE/NAME  symlinks by state of the latest run\n"
+    "  platforms/P/         kind, health, stats\n";
+
+static int static_text(const struct node *n, char **text_out, size_t *len_out)
+{
+	if (n->kind != NODE_README)
+		return -ENOENT;
+	*text_out = strdup(readme_text);
+	*len_out = sizeof(readme_text) - 1;
+	return *text_out ? 0 : -ENOMEM;
+}
 
 static bool is_writable_file(const struct node *n)
 {
@@ -74,7 +114,7 @@ static int render(struct jobfs *jfs, const struct node *n, bool refresh,
 	if (n->kind == NODE_PLATFORM_FILE)
 		return render_platform_file(jfs, n, text_out, len_out);
 	if (n->kind != NODE_JOB_FILE)
-		return fs_static_text(jfs, n, text_out, len_out);
+		return static_text(n, text_out, len_out);
 	if (n->file == JOB_EVENTS)
 		return job_events_text(jfs->jobs, n->job, n->run, text_out,
 				       len_out);
@@ -121,6 +161,12 @@ static int wait_stat(struct jobfs *jfs, const struct node *n, struct stat *st)
 
 int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st)
 {
+	if (n->kind == NODE_README) {
+		fs_stat_init(st, n, S_IFREG | 0444);
+		st->st_size = sizeof(readme_text) - 1;
+		st->st_mtime = (time_t)jfs->started_at;
+		return 0;
+	}
 	if (n->kind != NODE_JOB_FILE && n->kind != NODE_PLATFORM_FILE)
 		return -ENOENT;
 	bool writable = is_writable_file(n);
@@ -141,7 +187,7 @@ int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st)
 	return rc;
 }
 
-/* --- open ---------------------------------------------------------------- */
+/* --- open ----------------------------------------------------------------- */
 
 static int open_output(struct jobfs *jfs, struct handle *h)
 {
@@ -213,8 +259,7 @@ void fs_job_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	fs_reply_open(req, h, fi);
 }
 
-/* --- read ------------------------------------------------------------------
- */
+/* --- read ----------------------------------------------------------------- */
 
 static void reply_slice(fuse_req_t req, const char *buf, size_t len,
 			size_t size, off_t off)
@@ -278,8 +323,7 @@ void fs_job_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 	reply_slice(req, h->buf, h->len, size, off);
 }
 
-/* --- cancel and run --------------------------------------------------------
- */
+/* --- cancel and run ------------------------------------------------------- */
 
 static int keep_input(struct handle *h, const char *buf, size_t size)
 {
@@ -387,101 +431,4 @@ void fs_job_release(struct jobfs *jfs, struct handle *h)
 	waiters_poll_forget(jfs->waiters, h);
 	if (is_writable_file(h->node) && !h->acted)
 		act(jfs, h);
-}
-
-/* --- listeners ---------------------------------------------------------------
- */
-
-void fs_run_changed(void *ctx, const char *job, int64_t run_id,
-		    enum run_state state)
-{
-	struct jobfs *jfs = ctx;
-	if (state_is_terminal(state)) {
-		char line[32];
-		snprintf(line, sizeof(line), "%s\n", state_name(state));
-		waiters_wake(jfs->waiters, run_id, line);
-	}
-	waiters_poll_notify(jfs->waiters, job);
-}
-
-void fs_queue_invalidation(struct jobfs *jfs, const char *what)
-{
-	char *copy = strdup(what);
-	pthread_mutex_lock(&jfs->inval_lock);
-	char **bigger =
-	    copy ? realloc(jfs->inval_jobs, (jfs->ninval + 1) * sizeof(char *))
-		 : NULL;
-	if (bigger) {
-		jfs->inval_jobs = bigger;
-		jfs->inval_jobs[jfs->ninval++] = copy;
-		copy = NULL;
-	}
-	pthread_mutex_unlock(&jfs->inval_lock);
-	free(copy);
-}
-
-void fs_job_replaced(void *ctx, const char *job)
-{
-	struct jobfs *jfs = ctx;
-	fs_queue_invalidation(jfs, job);
-	waiters_poll_notify(jfs->waiters, job);
-}
-
-static void invalidate_job(struct jobfs *jfs, const char *job)
-{
-	static const char *const cached[] = {"job.json", "app"};
-	fuse_ino_t job_ino;
-	if (!nodes_known(jfs->nodes, nodes_root(jfs->nodes), job, &job_ino))
-		return;
-	for (size_t i = 0; i < 2; i++) {
-		int rc = fuse_lowlevel_notify_inval_entry(
-		    jfs->session, job_ino, cached[i], strlen(cached[i]));
-		/* ENOENT: the kernel had no such entry; fine */
-		(void)rc;
-	}
-}
-
-/* Drops the kernel's entry new/@name if the name is gone from disk. */
-static void invalidate_staged(struct jobfs *jfs, const char *name)
-{
-	char path[4096];
-	struct stat st;
-	fuse_ino_t new_ino;
-	if (!nodes_known(jfs->nodes, nodes_root(jfs->nodes), "new", &new_ino))
-		return;
-	int n = snprintf(path, sizeof(path), "%s/%s", jfs->new_dir, name);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return;
-	if (lstat(path, &st) == 0) /* made again since: the entry is right */
-		return;
-	int rc = fuse_lowlevel_notify_inval_entry(jfs->session, new_ino, name,
-						  strlen(name));
-	(void)rc; /* ENOENT: the kernel had no such entry; fine */
-}
-
-void fs_flush_invalidations(void *ctx)
-{
-	struct jobfs *jfs = ctx;
-	pthread_mutex_lock(&jfs->inval_lock);
-	char **queued = jfs->inval_jobs;
-	size_t n = jfs->ninval;
-	jfs->inval_jobs = NULL;
-	jfs->ninval = 0;
-	pthread_mutex_unlock(&jfs->inval_lock);
-	for (size_t i = 0; i < n; i++) {
-		bool staged = strncmp(queued[i], FS_INVAL_STAGED,
-				      strlen(FS_INVAL_STAGED)) == 0;
-		if (jfs->session && staged)
-			invalidate_staged(jfs,
-					  queued[i] + strlen(FS_INVAL_STAGED));
-		else if (jfs->session)
-			invalidate_job(jfs, queued[i]);
-		free(queued[i]);
-	}
-	free(queued);
-}
-
-void fs_release(struct jobfs *jfs)
-{
-	fs_flush_invalidations(jfs);
 }

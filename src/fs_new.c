@@ -4,17 +4,19 @@
  *
  * The node tree gives every name its path below the mirror's top; the
  * operations are the ordinary system calls on the backing path, so new/
- * behaves as the ordinary directory SPEC.md promises. What is special is
- * new/NAME.json: closing it after a write deploys NAME (job_deploy); only
- * a write() counts, since shells flush a file once before they write it
- * (open, dup2, close) and truncation alone is not a config. A
- * write that completes a JSON document which fails validation fails at
- * once, since shells ignore close(). Errors land in new/NAME.error.
+ * behaves as the ordinary directory man/jobfs.5 promises (LAYOUT). What
+ * is special is new/NAME.json: closing it after a write deploys NAME
+ * (job_deploy); only a write() counts, since shells flush a file once
+ * before they write it (open, dup2, close) and truncation alone is not a
+ * config. A write that completes a JSON document which fails validation
+ * fails at once, since shells ignore close(). Errors land in
+ * new/NAME.error.
  *
  * A commit takes files out of new/ behind the kernel's back: the kernel's
- * entries for them are dropped from the poller thread (forget_staged), and
- * an open for writing that finds its file taken away since the lookup
- * creates it again (fs_mirror_open), as in an ordinary directory.
+ * entries for them are dropped from the poller thread (forget_staged
+ * queues them, fs_notify.c sends them), and an open for writing that
+ * finds its file taken away since the lookup creates it again
+ * (fs_mirror_open), as in an ordinary directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs_internal.h"
+#include "fs_new.h"
+#include "fs_notify.h"
+#include "fs_reply.h"
 #include "fsutil.h"
 #include "jobconf.h"
 #include "log.h"
@@ -42,8 +46,9 @@ static bool is_read_only(const struct node *n)
 	return n->kind == NODE_APP || n->kind == NODE_APP_ENTRY;
 }
 
-int fs_mirror_path(struct jobfs *jfs, const struct node *n, char *buf,
-		   size_t len)
+/* The backing path of @n. */
+static int mirror_path(struct jobfs *jfs, const struct node *n, char *buf,
+		       size_t len)
 {
 	char rel[4096], *app = NULL;
 	bool in_app = is_read_only(n);
@@ -68,7 +73,7 @@ static int child_path(struct jobfs *jfs, const struct node *parent,
 		     ? (snprintf(dir, sizeof(dir), "%s", jfs->new_dir), 0)
 		 : parent->kind == NODE_JOB
 		     ? 0
-		     : fs_mirror_path(jfs, parent, dir, sizeof(dir));
+		     : mirror_path(jfs, parent, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (parent->kind == NODE_ROOT) /* new/ itself */
@@ -131,7 +136,7 @@ void fs_mirror_lookup(fuse_req_t req, struct node *parent, const char *name)
 static int mirror_stat(struct jobfs *jfs, struct node *n, struct stat *st)
 {
 	char path[4096];
-	int rc = fs_mirror_path(jfs, n, path, sizeof(path));
+	int rc = mirror_path(jfs, n, path, sizeof(path));
 	if (rc == 0 && lstat(path, st) != 0)
 		rc = -errno;
 	if (rc == 0)
@@ -183,7 +188,7 @@ void fs_mirror_setattr(fuse_req_t req, struct node *n, struct stat *attr,
 	char path[4096];
 	if (is_read_only(n))
 		return fs_reply_rc(req, -EROFS);
-	int rc = fs_mirror_path(jfs, n, path, sizeof(path));
+	int rc = mirror_path(jfs, n, path, sizeof(path));
 	struct handle *h = fi ? handles_get(jfs->handles, fi->fh) : NULL;
 	if (rc == 0)
 		rc = apply_setattr(path, h ? h->fd : -1, attr, to_set);
@@ -212,7 +217,7 @@ void fs_mirror_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	bool wants_write = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (is_read_only(n) && wants_write)
 		return fs_reply_rc(req, -EROFS);
-	int rc = fs_mirror_path(fs_ctx(req), n, path, sizeof(path));
+	int rc = mirror_path(fs_ctx(req), n, path, sizeof(path));
 	if (rc)
 		return fs_reply_rc(req, rc);
 	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
@@ -372,8 +377,7 @@ void fs_mirror_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
-/* --- new/NAME.json -----------------------------------------------------------
- */
+/* --- new/NAME.json -------------------------------------------------------- */
 
 /* The job a top-level new/NAME.json names, or false for any other file. */
 static bool config_job_name(const struct node *n, char *name, size_t len)
@@ -406,7 +410,7 @@ static int read_config(struct jobfs *jfs, struct handle *h, char **text_out,
 		       size_t *len_out)
 {
 	char path[4096];
-	int rc = fs_mirror_path(jfs, h->node, path, sizeof(path));
+	int rc = mirror_path(jfs, h->node, path, sizeof(path));
 	if (rc == 0)
 		rc = fsutil_read_all(path, MAX_CONFIG_BYTES, text_out, len_out);
 	return rc;
@@ -559,7 +563,7 @@ void fs_mirror_fsync(fuse_req_t req, struct handle *h, int datasync)
 void fs_mirror_readlink(fuse_req_t req, struct node *n)
 {
 	char path[4096], target[4096];
-	int rc = fs_mirror_path(fs_ctx(req), n, path, sizeof(path));
+	int rc = mirror_path(fs_ctx(req), n, path, sizeof(path));
 	if (rc)
 		return fs_reply_rc(req, rc);
 	ssize_t len = readlink(path, target, sizeof(target) - 1);
@@ -572,7 +576,7 @@ void fs_mirror_readlink(fuse_req_t req, struct node *n)
 int fs_mirror_list(struct jobfs *jfs, struct node *n, struct dir_listing *l)
 {
 	char path[4096];
-	int rc = fs_mirror_path(jfs, n, path, sizeof(path));
+	int rc = mirror_path(jfs, n, path, sizeof(path));
 	DIR *dir = rc == 0 ? opendir(path) : NULL;
 	if (!dir)
 		return rc ? rc : -errno;

@@ -21,8 +21,9 @@ src_libjobfs_a_SOURCES = \
 	%D%/waiters.c %D%/waiters.h \
 	%D%/node.c %D%/node.h \
 	%D%/handle.c %D%/handle.h \
-	%D%/fs.c %D%/fs.h %D%/fs_internal.h \
-	%D%/fs_job.c %D%/fs_new.c \
+	%D%/fs.c %D%/fs.h \
+	%D%/fs_job.c %D%/fs_job.h %D%/fs_new.c %D%/fs_new.h \
+	%D%/fs_reply.c %D%/fs_reply.h %D%/fs_notify.c %D%/fs_notify.h \
 	%D%/options.c %D%/options.h \
 	%D%/http.c %D%/http.h \
 	%D%/secret.c %D%/secret.h \
