@@ -1,5 +1,5 @@
 /*
- * The daemon's config file (config.json, SPEC.md "Platforms").
+ * The daemon's config file (config.json, man/jobfs.5 CONFIG FILE).
  *
  *   {
  *     "default_platform": "local",

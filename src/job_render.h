@@ -10,7 +10,10 @@
 int job_render_status(const struct run_view *v, char **text_out,
 		      size_t *len_out);
 
-/* status.json (SPEC.md fields, one object, newline-terminated). */
+/*
+ * status.json: one object with the fields of man/jobfs.5 (JOB FILES),
+ * newline-terminated.
+ */
 int job_render_status_json(const struct run_view *v, char **text_out,
 			   size_t *len_out);
 

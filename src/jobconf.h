@@ -1,5 +1,6 @@
 /*
- * A job's config (new/NAME.json) and the job name rules of SPEC.md.
+ * A job's config (new/NAME.json) and the job name rules of man/jobfs.5
+ * (LAYOUT).
  *
  * Parsing is pure: no files, no platforms. The caller checks that the
  * platform exists and that the entry point is in the bundle.
