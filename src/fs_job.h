@@ -45,7 +45,7 @@ extern const char *const platform_file_names[PLATFORM_FILE_COUNT];
 
 /*
  * Attributes of a job file, a platform file or README; -ENOENT for any
- * other node, or when the job or run is gone.
+ * other node, the job core's error when the job or run is gone.
  */
 int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st);
 

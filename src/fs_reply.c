@@ -5,8 +5,8 @@
  * Timeouts: names that never change meaning are cached by the kernel for
  * a second; files whose content changes have attribute timeout 0 (and are
  * opened direct_io, fs_job.c), so every stat and read comes to the daemon
- * and sizes are always true. Names whose target changes (by-state links,
- * runs/latest, anything in new/) have entry timeout 0 too.
+ * and sizes are always true. Names whose meaning changes (by-state links,
+ * runs/latest, anything below new/) have entry timeout 0 too.
  *
  * A request is freed once it is answered: a reply that fails with ENOENT
  * means the request was interrupted, and what was taken for it (a lookup,

@@ -37,8 +37,9 @@ static inline void fs_reply_rc(fuse_req_t req, int rc)
 void fs_stat_init(struct stat *st, const struct node *n, mode_t mode);
 
 /*
- * Attribute timeout for a node: 0 for files whose size changes and for
- * names whose target changes, a second for the rest.
+ * Attribute timeout for a node: 0 for what changes behind the kernel's
+ * back (job and platform files, links, new/ and below), a second for the
+ * rest.
  */
 double fs_attr_timeout(const struct node *n);
 
