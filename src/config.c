@@ -17,6 +17,7 @@
 
 #include "message.h"
 #include "config.h"
+#include "duration.h"
 #include "fsutil.h"
 #include "jobconf.h"
 
@@ -24,7 +25,7 @@
 #define CONFIG_LOCAL	"local"
 
 static const char *const config_fields[] = {"default_platform", "bundle_limit",
-					    "platforms", NULL};
+					    "keep", "platforms", NULL};
 
 static int add_platform(struct config *cfg, const char *name, json_t *fields)
 {
@@ -71,7 +72,7 @@ static int unknown_field(const char *path, const char *key, char *err,
 	return message_fail(
 	    err, errlen, -EINVAL,
 	    "%s: unknown field \"%s\"\n"
-	    "allowed fields: default_platform, bundle_limit, platforms",
+	    "allowed fields: default_platform, bundle_limit, keep, platforms",
 	    path, message_printable(key, shown, sizeof(shown)));
 }
 
@@ -162,6 +163,27 @@ static int read_limit(const char *path, json_t *root, struct config *cfg,
 	return 0;
 }
 
+/* "keep": seconds, or a duration string ("30d"); the same as -o keep=. */
+static int read_keep(const char *path, json_t *root, struct config *cfg,
+		     char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, "keep");
+	cfg->keep = 0;
+	if (!v)
+		return 0;
+	if (json_is_number(v) && json_number_value(v) > 0) {
+		cfg->keep = json_number_value(v);
+		return 0;
+	}
+	if (json_is_string(v) &&
+	    duration_parse(json_string_value(v), &cfg->keep) == 0)
+		return 0;
+	return message_fail(err, errlen, -EINVAL,
+			    "%s: field \"keep\": expected seconds or a "
+			    "duration such as \"30d\"",
+			    path);
+}
+
 static int read_default(const char *path, json_t *root, struct config *cfg,
 			char *err, size_t errlen)
 {
@@ -205,6 +227,8 @@ static int parse(const char *path, const char *text, size_t len,
 		rc = read_platforms(path, root, cfg, err, errlen);
 	if (rc == 0)
 		rc = read_limit(path, root, cfg, err, errlen);
+	if (rc == 0)
+		rc = read_keep(path, root, cfg, err, errlen);
 	if (rc == 0)
 		rc = read_default(path, root, cfg, err, errlen);
 	json_decref(root);

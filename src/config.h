@@ -4,6 +4,7 @@
  *   {
  *     "default_platform": "local",
  *     "bundle_limit": 1073741824,
+ *     "keep": "30d",
  *     "platforms": { "NAME": {"kind": "KIND", ...platform fields...} }
  *   }
  *
@@ -32,6 +33,7 @@ struct config {
 	char *path;		/* file it came from; NULL: built-in defaults */
 	char *default_platform; /* never NULL */
 	uint64_t bundle_limit;	/* bytes */
+	double keep;		/* seconds ended runs are kept; 0: all */
 	struct platform_config *platforms;
 	size_t nplatforms;
 };

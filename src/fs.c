@@ -53,7 +53,7 @@ static int virtual_stat(struct jobfs *jfs, const struct node *n,
 		return 0;
 	case NODE_RUNS_LATEST: {
 		fs_stat_init(st, n, S_IFLNK | 0777);
-		int count = job_run_count(jfs->jobs, n->job);
+		int count = job_run_latest(jfs->jobs, n->job);
 		if (count < 1)
 			return -ENOENT;
 		st->st_size = snprintf(NULL, 0, "%d", count);
@@ -99,7 +99,7 @@ static int resolve_in_job(struct jobfs *jfs, const struct node *parent,
 static int resolve_in_runs(struct jobfs *jfs, const struct node *parent,
 			   const char *name, enum node_kind *kind, int *run)
 {
-	int count = job_run_count(jfs->jobs, parent->job);
+	int count = job_run_latest(jfs->jobs, parent->job);
 	if (count < 1)
 		return -ENOENT;
 	if (strcmp(name, "latest") == 0) {
@@ -108,7 +108,8 @@ static int resolve_in_runs(struct jobfs *jfs, const struct node *parent,
 	}
 	char *end;
 	long n = strtol(name, &end, 10);
-	if (name[0] < '1' || name[0] > '9' || *end || n > count)
+	if (name[0] < '1' || name[0] > '9' || *end || n > count ||
+	    !job_run_has(jfs->jobs, parent->job, (int)n))
 		return -ENOENT;
 	*kind = NODE_RUN;
 	*run = (int)n;
@@ -244,7 +245,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		return (void)fuse_reply_readlink(req, target);
 	}
 	if (n->kind == NODE_RUNS_LATEST) {
-		int count = job_run_count(fs_ctx(req)->jobs, n->job);
+		int count = job_run_latest(fs_ctx(req)->jobs, n->job);
 		if (count < 1)
 			return fs_reply_rc(req, -ENOENT);
 		snprintf(target, sizeof(target), "%d", count);
@@ -316,17 +317,17 @@ static int list_job(struct jobfs *jfs, const struct node *n,
 static int list_runs(struct jobfs *jfs, const struct node *n,
 		     struct dir_listing *l)
 {
-	int count = job_run_count(jfs->jobs, n->job);
-	if (count < 0)
-		return count;
-	int rc = 0;
-	for (int i = 1; rc == 0 && i <= count; i++) {
+	int *numbers;
+	size_t count;
+	int rc = job_run_numbers(jfs->jobs, n->job, &numbers, &count);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
 		char name[16];
-		snprintf(name, sizeof(name), "%d", i);
+		snprintf(name, sizeof(name), "%d", numbers[i]);
 		rc = dir_listing_add(l, name, S_IFDIR);
 	}
 	if (rc == 0 && count > 0)
 		rc = dir_listing_add(l, "latest", S_IFLNK);
+	free(numbers);
 	return rc;
 }
 

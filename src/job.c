@@ -37,11 +37,48 @@ struct job *job_find(struct jobcore *jc, const char *name)
 
 struct run *job_find_run(struct job *j, int number)
 {
-	if (number == 0)
-		number = (int)j->nruns;
-	if (number < 1 || (size_t)number > j->nruns)
+	if (j->nruns == 0)
 		return NULL;
-	return j->runs[number - 1];
+	if (number == 0)
+		return j->runs[j->nruns - 1];
+	/* by number, with gaps where retention removed runs */
+	size_t lo = 0, hi = j->nruns;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (j->runs[mid]->number < number)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < j->nruns && j->runs[lo]->number == number ? j->runs[lo]
+							      : NULL;
+}
+
+int job_next_number(const struct job *j)
+{
+	return j->nruns ? j->runs[j->nruns - 1]->number + 1 : 1;
+}
+
+/* Drops the runs marked `expired` from @runs, keeping the order. */
+static size_t drop_expired(struct run **runs, size_t n, bool free_them)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!runs[i]->expired)
+			runs[kept++] = runs[i];
+		else if (free_them)
+			run_free(runs[i]);
+	}
+	return kept;
+}
+
+void job_forget_expired(struct jobcore *jc, struct job *const *jobs,
+			size_t njobs)
+{
+	jc->nruns = drop_expired(jc->runs_by_id, jc->nruns, false);
+	for (size_t i = 0; i < njobs; i++)
+		jobs[i]->nruns =
+		    drop_expired(jobs[i]->runs, jobs[i]->nruns, true);
 }
 
 /* Where run @id is, or would go, in the runs_by_id index. */
@@ -442,13 +479,39 @@ bool job_exists(struct jobcore *jc, const char *job)
 	return found;
 }
 
-int job_run_count(struct jobcore *jc, const char *job)
+int job_run_latest(struct jobcore *jc, const char *job)
 {
 	pthread_mutex_lock(&jc->lock);
 	struct job *j = job_find(jc, job);
-	int n = j ? (int)j->nruns : -ENOENT;
+	int n = !j ? -ENOENT : j->nruns ? j->runs[j->nruns - 1]->number : 0;
 	pthread_mutex_unlock(&jc->lock);
 	return n;
+}
+
+bool job_run_has(struct jobcore *jc, const char *job, int number)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	bool has = j && number > 0 && job_find_run(j, number);
+	pthread_mutex_unlock(&jc->lock);
+	return has;
+}
+
+int job_run_numbers(struct jobcore *jc, const char *job, int **numbers_out,
+		    size_t *n_out)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct job *j = job_find(jc, job);
+	int rc = j ? 0 : -ENOENT;
+	int *numbers = j ? malloc((j->nruns + 1) * sizeof(*numbers)) : NULL;
+	if (j && !numbers)
+		rc = -ENOMEM;
+	for (size_t i = 0; numbers && i < j->nruns; i++)
+		numbers[i] = j->runs[i]->number;
+	*n_out = numbers ? j->nruns : 0;
+	pthread_mutex_unlock(&jc->lock);
+	*numbers_out = numbers;
+	return rc;
 }
 
 static bool job_matches_state(const struct job *j, int state)

@@ -41,7 +41,8 @@ struct job_settings {
 	const char *state_dir;
 	const char *default_platform;
 	uint64_t bundle_limit;
-	double ttl; /* seconds a cached state may be served */
+	double ttl;  /* seconds a cached state may be served */
+	double keep; /* seconds an ended run is kept (not a latest); 0: all */
 };
 
 /* Creates the core; @listener and @settings are copied (strings too). */
@@ -133,8 +134,18 @@ int job_app_dir(struct jobcore *jc, const char *job, char **path_out);
 
 bool job_exists(struct jobcore *jc, const char *job);
 
-/* Number of runs of @job (the latest's number), -ENOENT if no job. */
-int job_run_count(struct jobcore *jc, const char *job);
+/* The latest run's number of @job (0: none), -ENOENT if no job. */
+int job_run_latest(struct jobcore *jc, const char *job);
+
+/* Whether @job has a run numbered @number. */
+bool job_run_has(struct jobcore *jc, const char *job, int number);
+
+/*
+ * The numbers of @job's runs, ascending (retention leaves gaps). Caller
+ * frees *@numbers_out. -ENOENT if no job.
+ */
+int job_run_numbers(struct jobcore *jc, const char *job, int **numbers_out,
+		    size_t *n_out);
 
 /*
  * Names of all jobs (sorted), or of those whose latest run is in @state

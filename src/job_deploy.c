@@ -236,7 +236,7 @@ static int deploy_rows_fill(struct jobcore *jc, struct deploy *d,
 	    .created_at = old ? old->created_at : now,
 	    .updated_at = now,
 	};
-	rows->number = old ? (int)old->nruns + 1 : 1;
+	rows->number = old ? job_next_number(old) : 1;
 	pthread_mutex_unlock(&jc->lock);
 	rows->job.config = redacted_config(&d->conf);
 	rows->run = (struct store_run){
@@ -502,7 +502,7 @@ int job_rerun(struct jobcore *jc, const char *job, const char *override,
 	struct job *j = job_find(jc, job);
 	struct store_run sr = {
 	    .job_id = j ? j->id : 0,
-	    .number = j ? (int)j->nruns + 1 : 0,
+	    .number = j ? job_next_number(j) : 0,
 	    .version = j ? j->version : 0,
 	    .platform = j ? j->platform : NULL,
 	    .overrides = override_text(override, len),

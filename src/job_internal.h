@@ -24,6 +24,8 @@
  *  - rerun: one transaction with the run and event rows and runs/ID.
  *  - remove: the row's DELETE (cascading to runs and events) commits;
  *    the files go after it, and recovery removes what a kill left.
+ *  - retention: the same, per run: the rows' DELETEs commit, then the
+ *    files (runs/ID, the platform's, an unused version dir) go.
  *  - submit: submit_started_at is committed before the request goes out;
  *    the answer (remote id, attempts) is committed after; a kill between
  *    them makes the next daemon reconcile through the platform's find op
@@ -75,6 +77,7 @@ struct run {
 	bool output_final;    /* the output after the end has been fetched */
 	bool fetching_output; /* a reader's fetch is in flight */
 	double output_fetched_mono; /* when a reader's fetch last ran */
+	bool expired; /* removed by retention, about to be freed */
 };
 
 struct job {
@@ -93,7 +96,7 @@ struct job {
 	char *entry_point; /* NULL: none (the config names code elsewhere) */
 	bool conf_loaded;
 	bool conf_failed;  /* its config.json could not be read: said once */
-	struct run **runs; /* by number - 1 */
+	struct run **runs; /* by number, ascending; gaps where runs expired */
 	size_t nruns, cap;
 };
 
@@ -114,6 +117,7 @@ struct jobcore {
 	size_t nactive, active_cap;
 	struct run **fetch_queue; /* runs whose output is to be fetched */
 	size_t nfetch, fetch_cap;
+	double retained_mono; /* when the next retention pass is due */
 };
 
 /* Work collected under jc->lock, carried out by batch_commit(). */
@@ -132,6 +136,14 @@ struct batch {
 struct job *job_find(struct jobcore *jc, const char *name);
 struct run *job_find_run(struct job *j, int number);
 struct run *job_find_run_id(struct jobcore *jc, int64_t run_id);
+/* The number a new run of @j gets: one above its latest. */
+int job_next_number(const struct job *j);
+/*
+ * Takes the runs marked `expired` of @jobs (which may repeat) out of the
+ * model and frees them. Locked.
+ */
+void job_forget_expired(struct jobcore *jc, struct job *const *jobs,
+			size_t njobs);
 int job_add_run(struct jobcore *jc, struct job *j, struct run *r);
 int job_insert(struct jobcore *jc, struct job *j);
 void job_unlink(struct jobcore *jc, struct job *j);
@@ -216,6 +228,12 @@ int batch_commit(struct jobcore *jc, struct batch *b);
  * jc->jobs sorted by id.
  */
 void job_recover(struct jobcore *jc, struct job *const *by_id);
+
+/*
+ * job_retain.c: removes ended runs older than settings.keep (never a
+ * job's latest), a bounded batch per call, at most once a minute.
+ */
+void job_retain_pass(struct jobcore *jc);
 
 /* job_submit.c: submits (or reconciles) every run waiting for it. */
 void job_submit_pass(struct jobcore *jc);

@@ -214,4 +214,5 @@ void job_poll(struct jobcore *jc, bool full)
 	}
 	fetch_pass(jc);
 	timeout_pass(jc);
+	job_retain_pass(jc);
 }

@@ -144,6 +144,8 @@ static int open_core(struct jobfs *jfs)
 				    : jfs->config.default_platform,
 	    .bundle_limit = jfs->config.bundle_limit,
 	    .ttl = jfs->opts.ttl,
+	    /* -o keep= wins over the config's "keep" */
+	    .keep = jfs->opts.keep > 0 ? jfs->opts.keep : jfs->config.keep,
 	};
 	struct job_listener listener = {
 	    .changed = fs_run_changed,

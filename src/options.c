@@ -11,13 +11,14 @@
 
 #include <fuse_opt.h>
 
+#include "duration.h"
 #include "log.h"
 #include "options.h"
 
 #define DEFAULT_POLL_S 5.0
 #define DEFAULT_TTL_S  2.0
 
-enum { KEY_POLL, KEY_TTL, KEY_LOG_LEVEL };
+enum { KEY_POLL, KEY_TTL, KEY_LOG_LEVEL, KEY_KEEP };
 
 #define OPT(t, p)                                                              \
 	{                                                                      \
@@ -31,6 +32,7 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_KEY("poll=", KEY_POLL),
     FUSE_OPT_KEY("ttl=", KEY_TTL),
     FUSE_OPT_KEY("log_level=", KEY_LOG_LEVEL),
+    FUSE_OPT_KEY("keep=", KEY_KEEP),
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
@@ -91,6 +93,18 @@ static int parse_log_level(struct parse_ctx *ctx, const char *arg)
 	return -1;
 }
 
+static int parse_keep(struct parse_ctx *ctx, const char *arg)
+{
+	if (duration_parse(strchr(arg, '=') + 1, &ctx->opts.keep) == 0)
+		return 0;
+	snprintf(ctx->err, ctx->errlen,
+		 "bad option \"%s\": expected a duration such as 3600, 90m, "
+		 "12h, 30d or 2w",
+		 arg);
+	ctx->rc = -EINVAL;
+	return -1;
+}
+
 static int option_key(void *data, const char *arg, int key,
 		      struct fuse_args *outargs)
 {
@@ -99,6 +113,8 @@ static int option_key(void *data, const char *arg, int key,
 		return keep_mountpoint(ctx, arg);
 	if (key == KEY_LOG_LEVEL)
 		return parse_log_level(ctx, arg);
+	if (key == KEY_KEEP)
+		return parse_keep(ctx, arg);
 	if (key != KEY_POLL && key != KEY_TTL)
 		return 1; /* keep for libfuse */
 	const char *value = strchr(arg, '=') + 1;
@@ -191,6 +207,10 @@ void options_print_help(void)
 	       "    -o ttl=SECONDS         age of a cached state before a read "
 	       "asks the\n"
 	       "                           platform (default 2)\n"
+	       "    -o keep=DURATION       remove ended runs older than this "
+	       "(3600, 90m, 12h,\n"
+	       "                           30d, 2w), never a job's latest "
+	       "(default: keep all)\n"
 	       "    -o log_level=LEVEL     error, warning, info or debug "
 	       "(default info,\n"
 	       "                           debug with -d)\n\n");

@@ -1,6 +1,6 @@
 /*
  * jobfs's own mount options (-o config=,state=,platform=,poll=,ttl=,
- * log_level=),
+ * keep=,log_level=),
  * parsed out of the FUSE argument list; fstab words are discarded.
  */
 #ifndef JOBFS_OPTIONS_H
@@ -17,6 +17,7 @@ struct options {
 	double poll;	   /* seconds */
 	double ttl;	   /* seconds */
 	int log_level;	   /* enum log_level; -1: not given */
+	double keep;	   /* seconds ended runs are kept; 0: not given */
 };
 
 /* Removes jobfs's options from @args into @out. -EINVAL with @err. */

@@ -138,6 +138,7 @@ enum stmt {
 	STMT_JOB_INSERT,
 	STMT_JOB_UPDATE,
 	STMT_JOB_DELETE,
+	STMT_RUN_DELETE,
 	STMT_RUN_INSERT,
 	STMT_RUN_UPDATE,
 	STMT_EVENT_INSERT,
@@ -182,6 +183,7 @@ static const struct {
 			 "config = ?3, version = ?4, created_at = ?5, "
 			 "updated_at = ?6 WHERE id = ?7"},
     [STMT_JOB_DELETE] = {"delete a job", "DELETE FROM jobs WHERE id = ?1"},
+    [STMT_RUN_DELETE] = {"delete a run", "DELETE FROM runs WHERE id = ?1"},
     [STMT_RUN_INSERT] = {"insert a run",
 			 "INSERT INTO runs (job_id, number, version, "
 			 "platform, overrides, remote_id, state, "
@@ -716,6 +718,16 @@ int store_job_delete(struct store *s, int64_t job_id)
 	sqlite3_stmt *st = s->stmts[STMT_JOB_DELETE];
 	int rc = stmt_exec(s, STMT_JOB_DELETE,
 			   sqlite3_bind_int64(st, 1, job_id), true);
+	store_leave(s, locked);
+	return rc;
+}
+
+int store_run_delete(struct store *s, int64_t run_id)
+{
+	bool locked = store_enter(s);
+	sqlite3_stmt *st = s->stmts[STMT_RUN_DELETE];
+	int rc = stmt_exec(s, STMT_RUN_DELETE,
+			   sqlite3_bind_int64(st, 1, run_id), true);
 	store_leave(s, locked);
 	return rc;
 }

@@ -90,6 +90,9 @@ int store_job_save(struct store *s, struct store_job *job);
 /* Deletes a job with its runs and events. */
 int store_job_delete(struct store *s, int64_t job_id);
 
+/* Deletes a run with its events. */
+int store_run_delete(struct store *s, int64_t run_id);
+
 int store_run_insert(struct store *s, struct store_run *run);
 
 /* Updates every mutable column of the run with this id. */

@@ -149,7 +149,7 @@ START_TEST(unknown_field)
 	ck_assert_str_eq(load_error("{\"defualt_platform\": \"local\"}"),
 			 "unknown field \"defualt_platform\"\n"
 			 "allowed fields: default_platform, bundle_limit, "
-			 "platforms");
+			 "keep, platforms");
 }
 END_TEST
 
@@ -192,6 +192,36 @@ START_TEST(limit_errors)
 		ck_assert_str_eq(load_error(text),
 				 "field \"bundle_limit\": expected a positive "
 				 "integer (bytes)");
+	}
+}
+END_TEST
+
+/* "keep": seconds or a duration, the same as -o keep= */
+START_TEST(keep_field)
+{
+	const struct {
+		const char *value;
+		double seconds;
+	} good[] = {{"3600", 3600},	 {"\"90m\"", 5400},
+		    {"\"12h\"", 43200},	 {"\"30d\"", 2592000},
+		    {"\"2w\"", 1209600}, {"1.5", 1.5}};
+	char file[PATH_MAX + 64], text[64];
+	snprintf(file, sizeof(file), "%s/keep.json", dir);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "{\"keep\": %s}", good[i].value);
+		write_file(file, text);
+		struct config cfg;
+		ck_assert_int_eq(config_load(file, &cfg, err, sizeof(err)), 0);
+		ck_assert_double_eq(cfg.keep, good[i].seconds);
+		config_release(&cfg);
+	}
+	const char *bad[] = {"0",	"-5",	"\"30x\"", "\"d\"",
+			     "\"1dd\"", "null", "[]"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"keep\": %s}", bad[i]);
+		ck_assert_str_eq(load_error(text),
+				 "field \"keep\": expected seconds or a "
+				 "duration such as \"30d\"");
 	}
 }
 END_TEST
@@ -246,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, platform_errors);
 	tcase_add_test(tc, default_platform_errors);
 	tcase_add_test(tc, limit_errors);
+	tcase_add_test(tc, keep_field);
 	tcase_add_test(tc, bad_json);
 	tcase_add_test(tc, embedded_local);
 	suite_add_tcase(s, tc);

@@ -56,6 +56,7 @@ MOUNT_TESTS = \
 	tests/fs/staging.test \
 	tests/fs/restart.test \
 	tests/fs/recovery.test \
+	tests/fs/retention.test \
 	tests/fs/crash.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
