@@ -434,6 +434,7 @@ static int load_run(void *ctx, const struct store_run *sr)
 	r->need_reconcile = r->submit_started_at > 0 ||
 			    (r->state == RUN_CANCELLING && !r->remote_id);
 	r->poked = r->remote_id != NULL;
+	r->need_cancel = r->state == RUN_CANCELLING && r->remote_id != NULL;
 	r->need_submit = !r->need_reconcile && r->remote_id == NULL &&
 			 r->state == RUN_DEPLOYING;
 	int rc = job_add_run(lc->jc, j, r);

@@ -351,7 +351,7 @@ static void submit_accepted(struct jobcore *jc, struct batch *b, struct run *r,
 		batch_add_event(b, r, r->state, r->state, "submit", msg);
 }
 
-bool run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
+void run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 		      enum submit_outcome out, int attempt, char *remote_id,
 		      const char *err)
 {
@@ -366,13 +366,13 @@ bool run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 		log_warn("job \"%s\": submit did not complete (%s); trying "
 			 "again",
 			 r->job->name, err);
-		return false;
+		return;
 	}
 	if (out == NOT_NEEDED) {
 		free(remote_id);
 		run_move(jc, b, r, RUN_CANCELLED, "submit",
 			 "cancelled before the platform got it");
-		return false;
+		return;
 	}
 	r->attempts = attempt;
 	if (r->submitted_at == 0)
@@ -394,7 +394,10 @@ bool run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 	/* last: the row must carry the remote id and attempts set above,
 	 * also when no state change wrote it (a run already CANCELLING) */
 	batch_add_run(b, r);
-	return r->state == RUN_CANCELLING && r->remote_id;
+	if (r->state == RUN_CANCELLING && r->remote_id) {
+		r->need_cancel = true; /* the cancel pass stops the new run */
+		b->kick = true;
+	}
 }
 
 void run_apply_cancel_sent(struct jobcore *jc, struct batch *b, struct run *r,

@@ -4,7 +4,9 @@
  * only once the platform accepted it, and CANCELLED once its status says
  * so. A run never submitted is cancelled at once; one whose submit is in
  * flight, or still to be reconciled, goes CANCELLING and the submit's
- * outcome decides (job_submit.c).
+ * outcome decides (job_submit.c): a remote run it made is stopped by the
+ * cancel pass below, which also asks again after a restart for every run
+ * left CANCELLING, since a kill may have come before the request went.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "job_internal.h"
+#include "log.h"
 
 /*
  * Sends a cancel for run @run_id and moves it to CANCELLING. @timeout_msg
@@ -73,4 +76,72 @@ int job_cancel(struct jobcore *jc, const char *job, int number,
 	return job_cancel_run(jc, run_id,
 			      reason && *reason ? reason : "cancelled", "user",
 			      NULL, err, errlen);
+}
+
+/* A cancel the pass is to send, copied out under the lock. */
+struct pending_cancel {
+	int64_t run_id;
+	char *platform, *remote_id;
+};
+
+/* Takes the runs with need_cancel (clearing it). Locked. */
+static size_t collect_cancels(struct jobcore *jc, struct pending_cancel *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < jc->nactive; i++) {
+		struct run *r = jc->active[i];
+		if (!r->need_cancel || r->state != RUN_CANCELLING ||
+		    !r->remote_id)
+			continue;
+		r->need_cancel = false;
+		out[n] = (struct pending_cancel){
+		    .run_id = r->id,
+		    .platform = strdup(r->platform),
+		    .remote_id = strdup(r->remote_id),
+		};
+		n++;
+	}
+	return n;
+}
+
+/*
+ * After the answer: a platform that could not be asked is asked again at
+ * the next pass; one that says the run has ended is asked how.
+ */
+static void cancel_sent(struct jobcore *jc, int64_t run_id, int rc)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct run *r = job_find_run_id(jc, run_id);
+	if (r && rc != 0 && rc != -EINVAL && rc != -ENOENT)
+		r->need_cancel = true;
+	if (r)
+		r->poked = true;
+	pthread_mutex_unlock(&jc->lock);
+}
+
+void job_cancel_pass(struct jobcore *jc)
+{
+	pthread_mutex_lock(&jc->lock);
+	struct pending_cancel *todo = calloc(jc->nactive + 1, sizeof(*todo));
+	size_t n = todo ? collect_cancels(jc, todo) : 0;
+	pthread_mutex_unlock(&jc->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct platform *p =
+		    todo[i].platform
+			? platforms_get(jc->platforms, todo[i].platform)
+			: NULL;
+		char err[256] = "";
+		int rc =
+		    p && todo[i].remote_id
+			? platform_cancel(p, todo[i].remote_id, "cancelled",
+					  platform_timeout(p), err, sizeof(err))
+			: -ENOMEM;
+		if (rc && rc != -EINVAL)
+			log_warn("cannot cancel \"%s\": %s", todo[i].remote_id,
+				 err[0] ? err : strerror(-rc));
+		cancel_sent(jc, todo[i].run_id, rc);
+		free(todo[i].platform);
+		free(todo[i].remote_id);
+	}
+	free(todo);
 }

@@ -69,6 +69,10 @@ struct run {
 	bool need_submit;    /* submit (again) at the next pass */
 	bool need_reconcile; /* a submit's outcome is unknown: ask first */
 	bool submitting;
+	/* CANCELLING, and the platform may not have been asked to stop it:
+	 * a submit's run that was cancelled in flight, or a daemon killed
+	 * before it sent the cancel. The cancel pass asks (again). */
+	bool need_cancel;
 	double submit_started_at; /* persisted while a submit is in flight */
 	bool need_fetch; /* copy output from the platform at the next pass */
 	/* the platform's final answer, held back until the output is here */
@@ -198,11 +202,10 @@ enum submit_outcome {
 
 /*
  * Records the outcome of attempt @attempt of @r's submit; takes
- * @remote_id (SUBMITTED, ADOPTED). Returns true when the run was cancelled
- * while the submit was in flight, so the new remote run must be cancelled
- * too.
+ * @remote_id (SUBMITTED, ADOPTED). A run cancelled while the submit was
+ * in flight gets need_cancel, so that the new remote run is stopped too.
  */
-bool run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
+void run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 		      enum submit_outcome out, int attempt, char *remote_id,
 		      const char *err);
 
@@ -245,5 +248,8 @@ void job_submit_pass(struct jobcore *jc);
 int job_cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
 		   const char *source, const char *timeout_msg, char *err,
 		   size_t errlen);
+
+/* job_cancel.c: asks the platforms to stop the runs with need_cancel. */
+void job_cancel_pass(struct jobcore *jc);
 
 #endif

@@ -205,6 +205,7 @@ void job_poll(struct jobcore *jc, bool full)
 	if (!jc->platforms)
 		return;
 	job_submit_pass(jc);
+	job_cancel_pass(jc);
 	for (size_t i = 0; i < platforms_count(jc->platforms); i++) {
 		const char *name = platforms_name(jc->platforms, i);
 		struct platform *p = platforms_get(jc->platforms, name);

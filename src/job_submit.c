@@ -247,25 +247,11 @@ static void submit_one(struct jobcore *jc, struct ticket *t)
 	struct batch b = {0};
 	pthread_mutex_lock(&jc->lock);
 	struct run *r = job_find_run_id(jc, t->run_id);
-	bool cancelled = false;
-	char *id = NULL;
-	if (r) {
-		id = job_strdup(remote_id);
-		cancelled = run_apply_submit(jc, &b, r, out, t->attempt,
-					     remote_id, err);
-	} else {
+	if (r)
+		run_apply_submit(jc, &b, r, out, t->attempt, remote_id, err);
+	else
 		free(remote_id);
-	}
-	if (!cancelled) {
-		free(id);
-		id = NULL;
-	}
 	batch_commit(jc, &b);
-	struct platform *p = platforms_get(jc->platforms, t->platform);
-	if (id && p)
-		platform_cancel(p, id, "cancelled", platform_timeout(p), err,
-				sizeof(err));
-	free(id);
 }
 
 void job_submit_pass(struct jobcore *jc)
