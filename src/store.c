@@ -712,24 +712,24 @@ int store_job_save(struct store *s, struct store_job *job)
 	return rc;
 }
 
-int store_job_delete(struct store *s, int64_t job_id)
+/* Runs the DELETE statement @id for the row @row_id (-ENOENT: none). */
+static int delete_row(struct store *s, enum stmt id, int64_t row_id)
 {
 	bool locked = store_enter(s);
-	sqlite3_stmt *st = s->stmts[STMT_JOB_DELETE];
-	int rc = stmt_exec(s, STMT_JOB_DELETE,
-			   sqlite3_bind_int64(st, 1, job_id), true);
+	sqlite3_stmt *st = s->stmts[id];
+	int rc = stmt_exec(s, id, sqlite3_bind_int64(st, 1, row_id), true);
 	store_leave(s, locked);
 	return rc;
 }
 
+int store_job_delete(struct store *s, int64_t job_id)
+{
+	return delete_row(s, STMT_JOB_DELETE, job_id);
+}
+
 int store_run_delete(struct store *s, int64_t run_id)
 {
-	bool locked = store_enter(s);
-	sqlite3_stmt *st = s->stmts[STMT_RUN_DELETE];
-	int rc = stmt_exec(s, STMT_RUN_DELETE,
-			   sqlite3_bind_int64(st, 1, run_id), true);
-	store_leave(s, locked);
-	return rc;
+	return delete_row(s, STMT_RUN_DELETE, run_id);
 }
 
 int store_run_insert(struct store *s, struct store_run *run)
