@@ -152,6 +152,20 @@ struct platform_ops {
 	int (*cancel)(struct platform *p, struct call *c, const char *remote_id,
 		      const char *reason);
 
+	/*
+	 * May be NULL (the run itself is shown as its one step). Lists the
+	 * run's steps in order (DAG task instances, state-machine states,
+	 * tasks) as a new JSON array the caller owns, each element an object:
+	 *   "name"     string, unique within the run (e.g. "load#2")
+	 *   "state"    a run_state name ("RUNNING", "SUCCEEDED", ...)
+	 *   "started"  epoch seconds, 0 when unknown
+	 *   "ended"    epoch seconds, 0 while running or unknown
+	 *   "message"  optional one-line string
+	 * Called by the core at most once per ttl per run, never per read.
+	 */
+	int (*steps)(struct platform *p, struct call *c, const char *remote_id,
+		     json_t **steps_out);
+
 	/* May be NULL (always healthy). -errno with c->err when unhealthy. */
 	int (*health)(struct platform *p, struct call *c);
 

@@ -67,13 +67,21 @@ struct platforms {
 	size_t n;
 };
 
+static const struct platform_ops *
+kind_lookup(const struct platform_ops *const *kinds, size_t nkinds,
+	    const char *kind)
+{
+	for (size_t i = 0; i < nkinds; i++)
+		if (strcmp(kinds[i]->kind, kind) == 0)
+			return kinds[i];
+	return NULL;
+}
+
 const struct platform_ops *platform_kind(const char *kind)
 {
-	size_t n = sizeof(platform_kinds) / sizeof(platform_kinds[0]);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(platform_kinds[i]->kind, kind) == 0)
-			return platform_kinds[i];
-	return NULL;
+	return kind_lookup(platform_kinds,
+			   sizeof(platform_kinds) / sizeof(platform_kinds[0]),
+			   kind);
 }
 
 int platform_helper_main(int argc, char **argv)
@@ -97,9 +105,10 @@ static void entry_changed(void *ctx, const char *remote_id)
 
 static int entry_open(struct platform_entry *e,
 		      const struct platform_config *pc, const char *state_dir,
+		      const struct platform_ops *const *kinds, size_t nkinds,
 		      char *err, size_t errlen)
 {
-	const struct platform_ops *ops = platform_kind(pc->kind);
+	const struct platform_ops *ops = kind_lookup(kinds, nkinds, pc->kind);
 	if (!ops) {
 		snprintf(err, errlen, "platform \"%s\": unknown kind \"%s\"",
 			 pc->name, pc->kind);
@@ -143,6 +152,17 @@ int platforms_open(const struct config *cfg, const char *state_dir,
 		   const struct platform_listener *listener,
 		   struct platforms **out, char *err, size_t errlen)
 {
+	return platforms_open_kinds(cfg, state_dir, listener, platform_kinds,
+				    sizeof(platform_kinds) /
+					sizeof(platform_kinds[0]),
+				    out, err, errlen);
+}
+
+int platforms_open_kinds(const struct config *cfg, const char *state_dir,
+			 const struct platform_listener *listener,
+			 const struct platform_ops *const *kinds, size_t nkinds,
+			 struct platforms **out, char *err, size_t errlen)
+{
 	struct platforms *ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
@@ -160,7 +180,7 @@ int platforms_open(const struct config *cfg, const char *state_dir,
 		e->name = strdup(cfg->platforms[i].name);
 		ps->n = i + 1;
 		int rc = e->name ? entry_open(e, &cfg->platforms[i], state_dir,
-					      err, errlen)
+					      kinds, nkinds, err, errlen)
 				 : -ENOMEM;
 		if (rc) {
 			platforms_close(ps);
@@ -434,6 +454,21 @@ int platform_cancel(struct platform *p, const char *remote_id,
 	double started = clock_mono();
 	bool refused = breaker_check(p, &c) != 0;
 	int rc = refused ? -EAGAIN : p->ops->cancel(p, &c, remote_id, reason);
+	call_finish(p, &c, started, rc, refused, err, errlen);
+	return rc;
+}
+
+int platform_steps(struct platform *p, const char *remote_id, double timeout_s,
+		   json_t **steps_out, char *err, size_t errlen)
+{
+	*steps_out = NULL;
+	if (!p->ops->steps)
+		return -ENOTSUP;
+	struct call c;
+	call_init(&c, timeout_s);
+	double started = clock_mono();
+	bool refused = breaker_check(p, &c) != 0;
+	int rc = refused ? -EAGAIN : p->ops->steps(p, &c, remote_id, steps_out);
 	call_finish(p, &c, started, rc, refused, err, errlen);
 	return rc;
 }

@@ -31,6 +31,18 @@ struct platform_listener {
 int platforms_open(const struct config *cfg, const char *state_dir,
 		   const struct platform_listener *listener,
 		   struct platforms **out, char *err, size_t errlen);
+
+/*
+ * The same with the kinds looked up in @kinds (@nkinds tables) instead of
+ * the registry: the seam through which unit tests open a scripted platform
+ * (tests/fake_platform.c). The array is read only during the call; the
+ * tables it points to must outlive the platforms. platforms_open() is this
+ * with the registry.
+ */
+int platforms_open_kinds(const struct config *cfg, const char *state_dir,
+			 const struct platform_listener *listener,
+			 const struct platform_ops *const *kinds, size_t nkinds,
+			 struct platforms **out, char *err, size_t errlen);
 void platforms_close(struct platforms *ps);
 
 /* The instance named @name (borrowed), or NULL. */
@@ -72,6 +84,12 @@ int platform_fetch(struct platform *p, const char *remote_id,
 int platform_cancel(struct platform *p, const char *remote_id,
 		    const char *reason, double timeout_s, char *err,
 		    size_t errlen);
+/*
+ * The run's steps as a new JSON array (see the steps op); -ENOTSUP when the
+ * platform has no steps op, so the caller shows the run as its one step.
+ */
+int platform_steps(struct platform *p, const char *remote_id, double timeout_s,
+		   json_t **steps_out, char *err, size_t errlen);
 unsigned platform_caps(const struct platform *p);
 
 /* Whether a run's output must be fetched (it does not land by itself). */
