@@ -21,7 +21,10 @@ UNIT_TESTS = \
 	tests/check_http \
 	tests/check_secret \
 	tests/check_artifact \
-	tests/check_slurm
+	tests/check_slurm \
+	tests/check_job \
+	tests/check_job_restart \
+	tests/check_fs_tables
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -48,6 +51,16 @@ tests_check_artifact_CFLAGS = $(TEST_CFLAGS)
 tests_check_artifact_LDADD = $(TEST_LDADD)
 tests_check_slurm_CFLAGS = $(TEST_CFLAGS)
 tests_check_slurm_LDADD = $(TEST_LDADD)
+JOB_HARNESS = tests/job_harness.c tests/job_harness.h \
+	tests/fake_platform.c tests/fake_platform.h
+tests_check_job_SOURCES = tests/check_job.c $(JOB_HARNESS)
+tests_check_job_CFLAGS = $(TEST_CFLAGS)
+tests_check_job_LDADD = $(TEST_LDADD)
+tests_check_job_restart_SOURCES = tests/check_job_restart.c $(JOB_HARNESS)
+tests_check_job_restart_CFLAGS = $(TEST_CFLAGS)
+tests_check_job_restart_LDADD = $(TEST_LDADD)
+tests_check_fs_tables_CFLAGS = $(TEST_CFLAGS)
+tests_check_fs_tables_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
