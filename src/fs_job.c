@@ -94,11 +94,12 @@ static int render_platform_file(struct jobfs *jfs, const struct node *n,
 	struct platform *p = platforms_get(jfs->platforms, n->job);
 	if (!p)
 		return -ENOENT;
+	size_t active, held;
+	job_platform_counts(jfs->jobs, n->job, &active, &held);
 	int rc = n->file == PLATFORM_KIND ? platform_render_kind(p, text_out)
 		 : n->file == PLATFORM_HEALTH
 		     ? platform_render_health(p, text_out)
-		     : platform_render_stats(
-			   p, job_active_count(jfs->jobs, n->job), text_out);
+		     : platform_render_stats(p, active, held, text_out);
 	if (rc == 0)
 		*len_out = strlen(*text_out);
 	return rc;

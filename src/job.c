@@ -215,11 +215,14 @@ int job_fetch_queue_add(struct jobcore *jc, struct run *r)
 	return rc;
 }
 
+/* Keeps the order of the rest: runs waiting for a slot go oldest first. */
 void job_active_remove(struct jobcore *jc, struct run *r)
 {
 	for (size_t i = 0; i < jc->nactive; i++) {
 		if (jc->active[i] == r) {
-			jc->active[i] = jc->active[--jc->nactive];
+			memmove(&jc->active[i], &jc->active[i + 1],
+				(jc->nactive - i - 1) * sizeof(*jc->active));
+			jc->nactive--;
 			return;
 		}
 	}
@@ -435,8 +438,10 @@ static int load_run(void *ctx, const struct store_run *sr)
 			    (r->state == RUN_CANCELLING && !r->remote_id);
 	r->poked = r->remote_id != NULL;
 	r->need_cancel = r->state == RUN_CANCELLING && r->remote_id != NULL;
+	/* QUEUED without a remote id: held back by the platform's
+	 * max_active, never sent */
 	r->need_submit = !r->need_reconcile && r->remote_id == NULL &&
-			 r->state == RUN_DEPLOYING;
+			 (r->state == RUN_DEPLOYING || r->state == RUN_QUEUED);
 	int rc = job_add_run(lc->jc, j, r);
 	if (rc)
 		run_free(r);
@@ -553,15 +558,21 @@ void job_names_free(char **names, size_t n)
 	free(names);
 }
 
-size_t job_active_count(struct jobcore *jc, const char *platform)
+void job_platform_counts(struct jobcore *jc, const char *platform,
+			 size_t *active_out, size_t *held_out)
 {
-	size_t n = 0;
+	*active_out = *held_out = 0;
 	pthread_mutex_lock(&jc->lock);
-	for (size_t i = 0; i < jc->nactive; i++)
-		if (strcmp(jc->active[i]->platform, platform) == 0)
-			n++;
+	for (size_t i = 0; i < jc->nactive; i++) {
+		const struct run *r = jc->active[i];
+		if (strcmp(r->platform, platform) != 0)
+			continue;
+		if (r->held && r->need_submit)
+			++*held_out;
+		else
+			++*active_out;
+	}
 	pthread_mutex_unlock(&jc->lock);
-	return n;
 }
 
 int job_run_generation(struct jobcore *jc, int64_t run_id, uint64_t *out)

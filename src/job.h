@@ -154,7 +154,12 @@ int job_run_numbers(struct jobcore *jc, const char *job, int **numbers_out,
 int job_names(struct jobcore *jc, int state, char ***names_out, size_t *n_out);
 void job_names_free(char **names, size_t n);
 
-size_t job_active_count(struct jobcore *jc, const char *platform);
+/*
+ * The active runs of @platform: those on it (or on their way) and those
+ * jobfs holds back because of its max_active.
+ */
+void job_platform_counts(struct jobcore *jc, const char *platform,
+			 size_t *active_out, size_t *held_out);
 
 /*
  * For a `wait` read: 1 and the final state line ("SUCCEEDED\n") if run

@@ -131,6 +131,8 @@ void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 			r->ended_at = now;
 		r->need_submit = false;
 		job_active_remove(jc, r);
+		if (jc->nheld > 0)
+			b->kick = true; /* a slot is free: submit the next */
 	}
 	log_run(LOG_LEVEL_INFO, r->job->name, r->number, r->platform,
 		"job \"%s\" run %d: %s->%s %s%s%s", r->job->name, r->number,
@@ -398,6 +400,22 @@ void run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 		r->need_cancel = true; /* the cancel pass stops the new run */
 		b->kick = true;
 	}
+}
+
+void run_apply_held(struct jobcore *jc, struct batch *b, struct run *r,
+		    size_t max_active)
+{
+	if (r->held)
+		return;
+	r->held = true;
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+		 "waiting: platform \"%s\" has its max_active of %zu runs",
+		 r->platform, max_active);
+	if (state_can_move(r->state, RUN_QUEUED))
+		run_move(jc, b, r, RUN_QUEUED, "submit", msg);
+	else
+		batch_add_event(b, r, r->state, r->state, "submit", msg);
 }
 
 void run_apply_cancel_sent(struct jobcore *jc, struct batch *b, struct run *r,

@@ -69,6 +69,8 @@ struct run {
 	bool need_submit;    /* submit (again) at the next pass */
 	bool need_reconcile; /* a submit's outcome is unknown: ask first */
 	bool submitting;
+	bool
+	    held; /* waiting in jobfs for a slot of the platform's max_active */
 	/* CANCELLING, and the platform may not have been asked to stop it:
 	 * a submit's run that was cancelled in flight, or a daemon killed
 	 * before it sent the cancel. The cancel pass asks (again). */
@@ -119,6 +121,7 @@ struct jobcore {
 	size_t nruns, runs_cap;
 	struct run **active; /* runs not in a terminal state */
 	size_t nactive, active_cap;
+	size_t nheld; /* runs held back by max_active at the last submit pass */
 	struct run **fetch_queue; /* runs whose output is to be fetched */
 	size_t nfetch, fetch_cap;
 	double retained_mono; /* when the next retention pass is due */
@@ -211,6 +214,12 @@ void run_apply_submit(struct jobcore *jc, struct batch *b, struct run *r,
 
 /* The platform accepted a cancel of @r: CANCELLING (@timeout_msg: the
  * run then ends FAILED with it). */
+/*
+ * @r waits in jobfs (QUEUED) because its platform already has @max_active
+ * runs; said once per wait in its events.
+ */
+void run_apply_held(struct jobcore *jc, struct batch *b, struct run *r,
+		    size_t max_active);
 void run_apply_cancel_sent(struct jobcore *jc, struct batch *b, struct run *r,
 			   const char *source, const char *reason,
 			   const char *timeout_msg);

@@ -211,17 +211,85 @@ static enum submit_outcome submit_ticket(struct jobcore *jc, struct ticket *t,
 }
 
 /*
- * Collects runs waiting for a submit, marking each new submit as in
- * flight in @b (committed before any request goes out). Called locked.
+ * The bulkhead: per platform (by index), how many runs hold a slot of its
+ * max_active: on the platform, on their way there, or maybe there.
+ */
+struct slots {
+	size_t *taken;
+	size_t n;
+};
+
+static bool holds_slot(const struct run *r)
+{
+	return r->submitting || r->need_reconcile ||
+	       (r->remote_id && !r->need_submit);
+}
+
+static int platform_index(struct jobcore *jc, const char *name)
+{
+	for (size_t i = 0; i < platforms_count(jc->platforms); i++)
+		if (strcmp(platforms_name(jc->platforms, i), name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Counts the slots taken now. Locked. */
+static int slots_count(struct jobcore *jc, struct slots *s)
+{
+	s->n = platforms_count(jc->platforms);
+	s->taken = calloc(s->n + 1, sizeof(*s->taken));
+	if (!s->taken)
+		return -ENOMEM;
+	for (size_t i = 0; i < jc->nactive; i++) {
+		int at = platform_index(jc, jc->active[i]->platform);
+		if (at >= 0 && holds_slot(jc->active[i]))
+			s->taken[at]++;
+	}
+	return 0;
+}
+
+/*
+ * Whether @r may be submitted now; takes its slot if so, else holds it
+ * (QUEUED in jobfs). A reconcile or a cancelled run never waits: neither
+ * starts anything new. Locked.
+ */
+static bool slot_take(struct jobcore *jc, struct slots *s, struct batch *b,
+		      struct run *r)
+{
+	int at = platform_index(jc, r->platform);
+	struct platform *p =
+	    at >= 0 ? platforms_get(jc->platforms, r->platform) : NULL;
+	size_t limit = p ? platform_max_active(p) : 0;
+	if (limit == 0 || r->need_reconcile || r->state == RUN_CANCELLING)
+		return true;
+	if (s->taken[at] >= limit) {
+		run_apply_held(jc, b, r, limit);
+		jc->nheld++;
+		return false;
+	}
+	s->taken[at]++;
+	r->held = false;
+	return true;
+}
+
+/*
+ * Collects runs waiting for a submit, oldest first, marking each new
+ * submit as in flight in @b (committed before any request goes out).
+ * Called locked.
  */
 static size_t collect_submits(struct jobcore *jc, struct batch *b,
 			      struct ticket **out)
 {
-	*out = calloc(jc->nactive + 1, sizeof(**out));
+	struct slots slots = {0};
+	*out = slots_count(jc, &slots) == 0
+		   ? calloc(jc->nactive + 1, sizeof(**out))
+		   : NULL;
 	size_t n = 0;
+	jc->nheld = 0;
 	for (size_t i = 0; *out && i < jc->nactive; i++) {
 		struct run *r = jc->active[i];
-		if (!(r->need_submit || r->need_reconcile) || r->submitting)
+		if (!(r->need_submit || r->need_reconcile) || r->submitting ||
+		    !slot_take(jc, &slots, b, r))
 			continue;
 		if (ticket_fill(jc, &(*out)[n], r) != 0) {
 			ticket_release(&(*out)[n]);
@@ -234,6 +302,7 @@ static size_t collect_submits(struct jobcore *jc, struct batch *b,
 		}
 		n++;
 	}
+	free(slots.taken);
 	return n;
 }
 

@@ -13,6 +13,7 @@ src_libjobfs_a_SOURCES = \
 	%D%/bundle.c %D%/bundle.h \
 	%D%/store.c %D%/store.h \
 	%D%/platform.c %D%/platform.h \
+	%D%/ratelimit.c %D%/ratelimit.h \
 	%D%/job.c %D%/job.h %D%/job_internal.h \
 	%D%/job_deploy.c %D%/job_apply.c %D%/job_read.c \
 	%D%/job_poll.c %D%/job_submit.c %D%/job_cancel.c \

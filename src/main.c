@@ -196,9 +196,13 @@ static int load_config(struct jobfs *jfs)
 static size_t active_runs(struct jobfs *jfs)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < platforms_count(jfs->platforms); i++)
-		n += job_active_count(jfs->jobs,
-				      platforms_name(jfs->platforms, i));
+	for (size_t i = 0; i < platforms_count(jfs->platforms); i++) {
+		size_t active, held;
+		job_platform_counts(jfs->jobs,
+				    platforms_name(jfs->platforms, i), &active,
+				    &held);
+		n += active + held;
+	}
 	return n;
 }
 

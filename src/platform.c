@@ -20,6 +20,7 @@
 #include "local.h"
 #include "log.h"
 #include "platform.h"
+#include "ratelimit.h"
 #include "slurm.h"
 #include "spark.h"
 
@@ -52,11 +53,14 @@ struct platform_stats {
 	int failures_in_row;
 	double open_until; /* monotonic; the breaker is open before it */
 	double cooldown;
+	struct rate_limit rate; /* "rate" field: calls per second */
+	size_t max_active;	/* "max_active" field: 0 = no limit */
 };
 
 struct platform_entry {
 	char *name;
 	struct platform *platform;
+	json_t *fields; /* the config without the registry's own fields */
 	struct platform_stats stats;
 	const struct platform_listener *listener;
 };
@@ -123,10 +127,16 @@ static int entry_open(struct platform_entry *e,
 			 dir, strerror(-rc));
 		return rc;
 	}
+	/* max_active and rate are the registry's: platforms never see them */
+	e->fields = json_copy(pc->fields);
+	if (!e->fields)
+		return -ENOMEM;
+	json_object_del(e->fields, "max_active");
+	json_object_del(e->fields, "rate");
 	struct platform_env env = {
 	    .name = pc->name,
 	    .state_dir = dir,
-	    .fields = pc->fields,
+	    .fields = e->fields,
 	    .changed = entry_changed,
 	    .changed_ctx = e,
 	};
@@ -146,6 +156,41 @@ static int entry_open(struct platform_entry *e,
 		: DEFAULT_TIMEOUT_S;
 	e->stats.cooldown = BREAKER_COOLDOWN_S;
 	return 0;
+}
+
+/*
+ * The optional non-negative number @field of @pc into *out (unchanged
+ * when absent); -EINVAL naming the field otherwise. @integer: whole only.
+ */
+static int limit_field(const struct platform_config *pc, const char *field,
+		       bool integer, double *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(pc->fields, field);
+	if (!v)
+		return 0;
+	double d = json_is_number(v) ? json_number_value(v) : -1;
+	if (d < 0 || (integer && d != (double)(long long)d)) {
+		snprintf(err, errlen,
+			 "platform \"%s\": \"%s\" must be a %s number >= 0",
+			 pc->name, field, integer ? "whole" : "");
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+/* "max_active" and "rate": the bulkhead and the token bucket. */
+static int entry_limits(struct platform_entry *e,
+			const struct platform_config *pc, char *err,
+			size_t errlen)
+{
+	double max_active = 0, rate = 0;
+	int rc = limit_field(pc, "max_active", true, &max_active, err, errlen);
+	if (rc == 0)
+		rc = limit_field(pc, "rate", false, &rate, err, errlen);
+	e->stats.max_active = (size_t)max_active;
+	rate_limit_init(&e->stats.rate, rate);
+	return rc;
 }
 
 int platforms_open(const struct config *cfg, const char *state_dir,
@@ -179,7 +224,10 @@ int platforms_open_kinds(const struct config *cfg, const char *state_dir,
 		e->listener = &ps->listener;
 		e->name = strdup(cfg->platforms[i].name);
 		ps->n = i + 1;
-		int rc = e->name ? entry_open(e, &cfg->platforms[i], state_dir,
+		int rc = entry_limits(e, &cfg->platforms[i], err, errlen);
+		if (rc == 0)
+			rc = e->name
+				 ? entry_open(e, &cfg->platforms[i], state_dir,
 					      kinds, nkinds, err, errlen)
 				 : -ENOMEM;
 		if (rc) {
@@ -200,6 +248,8 @@ void platforms_close(struct platforms *ps)
 		if (e->platform)
 			e->platform->ops->close(e->platform);
 		pthread_mutex_destroy(&e->stats.lock);
+		rate_limit_destroy(&e->stats.rate);
+		json_decref(e->fields);
 		free(e->name);
 	}
 	free(ps->entries);
@@ -286,7 +336,8 @@ static void stats_record(struct platform *p, double started,
 /*
  * While the breaker is open, calls fail at once instead of waiting on a
  * platform that is down; once the cooldown has passed, calls go through
- * again and the first answer closes (or reopens) it.
+ * again and the first answer closes (or reopens) it. A call the breaker
+ * lets through then takes a token of the platform's rate.
  */
 static int breaker_check(struct platform *p, struct call *c)
 {
@@ -297,7 +348,16 @@ static int breaker_check(struct platform *p, struct call *c)
 		snprintf(c->err, sizeof(c->err), "platform \"%s\" is down: %s",
 			 p->name, st->health_reason);
 	pthread_mutex_unlock(&st->lock);
-	return open ? -EAGAIN : 0;
+	if (open)
+		return -EAGAIN;
+	/* a call may wait for its token as long as it may take */
+	if (rate_limit_take(&st->rate, st->timeout) != 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "platform \"%s\": over its rate of %g calls/s",
+			 p->name, st->rate.rate);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 double platform_timeout(const struct platform *p)
@@ -514,8 +574,13 @@ static double quantile(double *sorted, size_t n, double q)
 	return sorted[i];
 }
 
+size_t platform_max_active(const struct platform *p)
+{
+	return p->stats->max_active;
+}
+
 int platform_render_stats(struct platform *p, size_t runs_active,
-			  char **text_out)
+			  size_t runs_waiting, char **text_out)
 {
 	struct platform_stats *st = p->stats;
 	double samples[LATENCY_RING];
@@ -525,12 +590,18 @@ int platform_render_stats(struct platform *p, size_t runs_active,
 	unsigned long requests = st->requests, errors = st->errors,
 		      retries = st->retries;
 	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_lock(&st->rate.lock);
+	unsigned long waited = st->rate.waited, refused = st->rate.refused;
+	pthread_mutex_unlock(&st->rate.lock);
 	qsort(samples, n, sizeof(double), compare_double);
-	int len = asprintf(text_out,
-			   "requests %lu\nerrors %lu\nretries %lu\n"
-			   "latency_p50_ms %.3f\nlatency_p99_ms %.3f\n"
-			   "runs_active %zu\n",
-			   requests, errors, retries, quantile(samples, n, 0.5),
-			   quantile(samples, n, 0.99), runs_active);
+	int len =
+	    asprintf(text_out,
+		     "requests %lu\nerrors %lu\nretries %lu\n"
+		     "latency_p50_ms %.3f\nlatency_p99_ms %.3f\n"
+		     "runs_active %zu\nruns_waiting %zu\nmax_active %zu\n"
+		     "rate %g\nrate_waited %lu\nrate_refused %lu\n",
+		     requests, errors, retries, quantile(samples, n, 0.5),
+		     quantile(samples, n, 0.99), runs_active, runs_waiting,
+		     st->max_active, st->rate.rate, waited, refused);
 	return len < 0 ? -ENOMEM : 0;
 }

@@ -95,6 +95,9 @@ unsigned platform_caps(const struct platform *p);
 /* Whether a run's output must be fetched (it does not land by itself). */
 bool platform_fetches_output(const struct platform *p);
 
+/* "max_active": how many runs may be on the platform at once; 0 = any. */
+size_t platform_max_active(const struct platform *p);
+
 /* The platform's "timeout": how long one call may take, in seconds. */
 double platform_timeout(const struct platform *p);
 
@@ -112,7 +115,8 @@ void platform_status_release(struct run_status *st);
 /* The text of platforms/PNAME/{kind,health,stats}; caller frees *text_out. */
 int platform_render_kind(struct platform *p, char **text_out);
 int platform_render_health(struct platform *p, char **text_out);
+/* runs_waiting: runs jobfs holds back because of max_active. */
 int platform_render_stats(struct platform *p, size_t runs_active,
-			  char **text_out);
+			  size_t runs_waiting, char **text_out);
 
 #endif

@@ -369,6 +369,114 @@ START_TEST(test_cancelling_run_gets_submit_answer)
 }
 END_TEST
 
+/* --- max_active: the bulkhead ---------------------------------------- */
+
+static char *stats_text(void)
+{
+	size_t active, held;
+	job_platform_counts(fx.jc, "fake", &active, &held);
+	char *text = NULL;
+	ck_assert_int_eq(platform_render_stats(fx.p, active, held, &text), 0);
+	return text;
+}
+
+START_TEST(test_max_active_holds_runs_in_order)
+{
+	open_core_with("fake", 0, "{\"max_active\": 2}");
+	const char *const names[] = {"m1", "m2", "m3", "m4", "m5"};
+	for (size_t i = 0; i < 5; i++)
+		deploy(names[i], "{}");
+	fake_queue_submit(fx.fp, 0, "r1", NULL);
+	fake_queue_submit(fx.fp, 0, "r2", NULL);
+	fake_queue_status(fx.fp, "r1", RUN_RUNNING, 0);
+	fake_queue_status(fx.fp, "r2", RUN_RUNNING, 0);
+	job_poll(fx.jc, false);
+	job_poll(fx.jc, true);
+	ck_assert_uint_eq(fake_calls(fx.fp, FAKE_SUBMIT), 2);
+	ck_assert_state("m1", RUN_RUNNING);
+	ck_assert_state("m2", RUN_RUNNING);
+	for (size_t i = 2; i < 5; i++)
+		ck_assert_state(names[i], RUN_QUEUED);
+	char *ev = events("m3");
+	ck_assert_int_eq(count_of(ev, "has its max_active of 2 runs"), 1);
+	free(ev);
+	char *stats = stats_text();
+	ck_assert_ptr_nonnull(strstr(stats, "runs_active 2\n"));
+	ck_assert_ptr_nonnull(strstr(stats, "runs_waiting 3\n"));
+	ck_assert_ptr_nonnull(strstr(stats, "max_active 2\n"));
+	free(stats);
+
+	/* a held run is cancelled without the platform */
+	char err[256] = "";
+	ck_assert_int_eq(job_cancel(fx.jc, "m4", 0, NULL, err, sizeof(err)), 0);
+	ck_assert_state("m4", RUN_CANCELLED);
+
+	/* a run ends: its slot goes to the oldest waiting run */
+	fake_queue_status(fx.fp, "r1", RUN_SUCCEEDED, 0);
+	fake_queue_submit(fx.fp, 0, "r3", NULL);
+	fake_queue_status(fx.fp, "r3", RUN_RUNNING, 0);
+	job_poll(fx.jc, true); /* r1 ends */
+	job_poll(fx.jc, true); /* m3 goes */
+	ck_assert_state("m1", RUN_SUCCEEDED);
+	ck_assert_uint_eq(fake_calls(fx.fp, FAKE_SUBMIT), 3);
+	char key[128];
+	fake_last_arg(fx.fp, FAKE_SUBMIT, key, sizeof(key));
+	ck_assert_msg(strncmp(key, "m3.", 3) == 0, "submitted %s", key);
+	ck_assert_state("m3", RUN_RUNNING);
+	ck_assert_state("m5", RUN_QUEUED);
+	job_poll(fx.jc, true);
+	ck_assert_uint_eq(fake_calls(fx.fp, FAKE_SUBMIT), 3);
+}
+END_TEST
+
+START_TEST(test_held_run_is_submitted_after_a_restart)
+{
+	open_core_with("fake", 0, "{\"max_active\": 1}");
+	deploy("first", "{}");
+	deploy("second", "{}");
+	fake_queue_submit(fx.fp, 0, "r1", NULL);
+	fake_queue_status(fx.fp, "r1", RUN_RUNNING, 0);
+	job_poll(fx.jc, false);
+	ck_assert_state("second", RUN_QUEUED);
+	close_core();
+
+	open_core_with("fake", 0, "{\"max_active\": 1}");
+	fake_queue_status(fx.fp, "r1", RUN_SUCCEEDED, 0);
+	fake_queue_submit(fx.fp, 0, "r2", NULL);
+	fake_queue_status(fx.fp, "r2", RUN_RUNNING, 0);
+	job_poll(fx.jc, true);
+	job_poll(fx.jc, true);
+	ck_assert_state("first", RUN_SUCCEEDED);
+	ck_assert_state("second", RUN_RUNNING);
+	ck_assert_uint_eq(fake_calls(fx.fp, FAKE_SUBMIT), 1);
+}
+END_TEST
+
+START_TEST(test_bad_limits_are_refused)
+{
+	static const char *const bad[] = {
+	    "{\"max_active\": -1}", "{\"max_active\": 1.5}",
+	    "{\"max_active\": \"2\"}", "{\"rate\": -3}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct platform_config pc = {.name = "fake",
+					     .kind = "fake",
+					     .fields =
+						 json_loads(bad[i], 0, NULL)};
+		json_object_set_new(pc.fields, "kind", json_string("fake"));
+		struct config cfg = {.platforms = &pc, .nplatforms = 1};
+		struct platforms *ps = NULL;
+		struct platform_listener none = {0};
+		char err[256] = "";
+		ck_assert_int_eq(platforms_open_kinds(&cfg, "/tmp", &none,
+						      fake_platform_kinds, 2,
+						      &ps, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, "must be a") != NULL, "%s", err);
+		json_decref(pc.fields);
+	}
+}
+END_TEST
+
 static Suite *job_suite(void)
 {
 	const TTest *const lifecycle[] = {
@@ -384,10 +492,15 @@ static Suite *job_suite(void)
 					test_cancel_before_submit,
 					test_cancelling_run_gets_submit_answer,
 					NULL};
+	const TTest *const limits[] = {
+	    test_max_active_holds_runs_in_order,
+	    test_held_run_is_submitted_after_a_restart,
+	    test_bad_limits_are_refused, NULL};
 	Suite *s = suite_create("job");
 	add_case(s, "lifecycle", lifecycle);
 	add_case(s, "retries_timeout", retries);
 	add_case(s, "cancel", cancels);
+	add_case(s, "max_active", limits);
 	return s;
 }
 

@@ -77,8 +77,8 @@ static void on_platform_changed(void *ctx, const char *platform,
 		job_platform_changed(fx.jc, platform, remote_id);
 }
 
-/* Opens store, platform "fake" of @kind and the core, as main.c does. */
-void open_core(const char *kind, double ttl)
+/* Opens store, platform "fake" of @kind with config @fields, and the core. */
+void open_core_with(const char *kind, double ttl, const char *fields)
 {
 	ck_assert_int_eq(store_open(db_path, &fx.store), 0);
 	struct job_settings settings = {.state_dir = state_dir,
@@ -89,10 +89,13 @@ void open_core(const char *kind, double ttl)
 	    .changed = on_changed, .kick = on_nothing, .kick_in = on_kick_in};
 	ck_assert_int_eq(job_core_new(fx.store, &settings, &listener, &fx.jc),
 			 0);
-	fx.pc = (struct platform_config){
-	    .name = "fake",
-	    .kind = (char *)kind,
-	    .fields = json_pack("{s:s, s:f}", "kind", kind, "timeout", 5.0)};
+	fx.pc = (struct platform_config){.name = "fake",
+					 .kind = (char *)kind,
+					 .fields = json_loads(fields, 0, NULL)};
+	ck_assert_ptr_nonnull(fx.pc.fields);
+	json_object_set_new(fx.pc.fields, "kind", json_string(kind));
+	if (!json_object_get(fx.pc.fields, "timeout"))
+		json_object_set_new(fx.pc.fields, "timeout", json_real(5.0));
 	fx.cfg = (struct config){.default_platform = "fake",
 				 .bundle_limit = 1 << 20,
 				 .platforms = &fx.pc,
@@ -107,6 +110,11 @@ void open_core(const char *kind, double ttl)
 	fx.fp = fake_from(fx.p);
 	ck_assert_ptr_nonnull(fx.fp);
 	ck_assert_int_eq(job_core_start(fx.jc, fx.ps), 0);
+}
+
+void open_core(const char *kind, double ttl)
+{
+	open_core_with(kind, ttl, "{}");
 }
 
 /* Closes everything, as a daemon's exit (or death) would leave it. */

@@ -40,6 +40,8 @@ void teardown(void);
 
 /* Opens store, platform "fake" of @kind and the core, as main.c does. */
 void open_core(const char *kind, double ttl);
+/* The same with the platform's config fields (a JSON object) given. */
+void open_core_with(const char *kind, double ttl, const char *fields);
 /* Closes everything, as a daemon's exit (or death) would leave it. */
 void close_core(void);
 

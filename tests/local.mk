@@ -24,7 +24,8 @@ UNIT_TESTS = \
 	tests/check_slurm \
 	tests/check_job \
 	tests/check_job_restart \
-	tests/check_fs_tables
+	tests/check_fs_tables \
+	tests/check_ratelimit
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -61,6 +62,8 @@ tests_check_job_restart_CFLAGS = $(TEST_CFLAGS)
 tests_check_job_restart_LDADD = $(TEST_LDADD)
 tests_check_fs_tables_CFLAGS = $(TEST_CFLAGS)
 tests_check_fs_tables_LDADD = $(TEST_LDADD)
+tests_check_ratelimit_CFLAGS = $(TEST_CFLAGS)
+tests_check_ratelimit_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
@@ -70,6 +73,7 @@ MOUNT_TESTS = \
 	tests/fs/restart.test \
 	tests/fs/recovery.test \
 	tests/fs/retention.test \
+	tests/fs/limits.test \
 	tests/fs/crash.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
