@@ -5,9 +5,10 @@
  * and the ops table.
  *
  *   /            README new/ by-state/ platforms/ NAME/...
- *   NAME/        status status.json result log error events wait cancel
- *                run job.json app/ runs/
- *   runs/N/      status status.json result log error events wait cancel
+ *   NAME/        status status.json result log error events steps wait
+ *                cancel run job.json app/ runs/
+ *   runs/N/      status status.json result log error events steps wait
+ *                cancel
  *
  * Lookups resolve a name against the job core and make a node; the files
  * of jobs, platforms and README are served by fs_job.c; new/ and app/

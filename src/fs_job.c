@@ -1,7 +1,7 @@
 /*
  * The files of a job, of its runs, of platforms/ and README.
  *
- * Small files (status, status.json, error, events, job.json, platform
+ * Small files (status, status.json, error, events, steps, job.json, platform
  * files) are rendered into the handle at open and again at every read from
  * offset 0, so `cat` sees one consistent snapshot and a reader that seeks
  * back sees fresh content. result and log are the run's output files,
@@ -23,11 +23,12 @@
 #include "log.h"
 
 const char *const job_file_names[JOB_FILE_COUNT] = {
-    [JOB_STATUS] = "status", [JOB_STATUS_JSON] = "status.json",
-    [JOB_RESULT] = "result", [JOB_LOG] = "log",
-    [JOB_ERROR] = "error",   [JOB_EVENTS] = "events",
-    [JOB_WAIT] = "wait",     [JOB_CANCEL] = "cancel",
-    [JOB_RUN] = "run",	     [JOB_CONFIG] = "job.json",
+    [JOB_STATUS] = "status",   [JOB_STATUS_JSON] = "status.json",
+    [JOB_RESULT] = "result",   [JOB_LOG] = "log",
+    [JOB_ERROR] = "error",     [JOB_EVENTS] = "events",
+    [JOB_STEPS] = "steps",     [JOB_WAIT] = "wait",
+    [JOB_CANCEL] = "cancel",   [JOB_RUN] = "run",
+    [JOB_CONFIG] = "job.json",
 };
 
 const char *const platform_file_names[PLATFORM_FILE_COUNT] = {
@@ -46,6 +47,7 @@ static const char readme_text[] =
     "error\n"
     "  NAME/result NAME/log output; NAME/error why it failed\n"
     "  NAME/events          one line per state change\n"
+    "  NAME/steps           one line per step of the run\n"
     "  NAME/wait            blocks until the run ends\n"
     "  NAME/cancel          write to cancel; NAME/run: write to run again\n"
     "  NAME/job.json NAME/app/ NAME/runs/N/\n"
@@ -72,7 +74,7 @@ static bool refreshes_on_read(const struct node *n)
 {
 	return n->kind == NODE_JOB_FILE &&
 	       (n->file == JOB_STATUS || n->file == JOB_STATUS_JSON ||
-		n->file == JOB_RESULT);
+		n->file == JOB_RESULT || n->file == JOB_STEPS);
 }
 
 static int render_view(const struct node *n, const struct run_view *v,
@@ -119,6 +121,9 @@ static int render(struct jobfs *jfs, const struct node *n, bool refresh,
 	if (n->file == JOB_EVENTS)
 		return job_events_text(jfs->jobs, n->job, n->run, text_out,
 				       len_out);
+	if (n->file == JOB_STEPS)
+		return job_steps_text(jfs->jobs, n->job, n->run, refresh,
+				      text_out, len_out);
 	if (n->file == JOB_CONFIG)
 		return job_config_text(jfs->jobs, n->job, text_out, len_out);
 	struct run_view v;

@@ -25,6 +25,7 @@ enum job_file {
 	JOB_LOG,
 	JOB_ERROR,
 	JOB_EVENTS,
+	JOB_STEPS,
 	JOB_WAIT,
 	JOB_CANCEL,
 	JOB_RUN,

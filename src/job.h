@@ -112,6 +112,15 @@ int job_run_generation(struct jobcore *jc, int64_t run_id, uint64_t *out);
 int job_events_text(struct jobcore *jc, const char *job, int number,
 		    char **text_out, size_t *len_out);
 
+/*
+ * The steps text of run @number (0: latest), one line per step
+ * ("STEP STATE STARTED ENDED [MESSAGE]"); the run itself when its platform
+ * lists none. With @refresh, a list older than the ttl is asked for first
+ * (bounded by the platform's timeout). Caller frees.
+ */
+int job_steps_text(struct jobcore *jc, const char *job, int number,
+		   bool refresh, char **text_out, size_t *len_out);
+
 /* job.json: the deployed config, redacted, pretty; caller frees. */
 int job_config_text(struct jobcore *jc, const char *job, char **text_out,
 		    size_t *len_out);

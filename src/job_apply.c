@@ -35,6 +35,12 @@ struct batch_change {
 	enum run_state state;
 };
 
+/* A run's new list of steps (a JSON array the batch holds a reference to) */
+struct batch_steps {
+	int64_t run_id;
+	json_t *steps;
+};
+
 static void run_to_store(const struct run *r, struct store_run *out)
 {
 	*out = (struct store_run){
@@ -134,6 +140,7 @@ void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 		if (jc->nheld > 0)
 			b->kick = true; /* a slot is free: submit the next */
 	}
+	r->steps_due = true;
 	log_run(LOG_LEVEL_INFO, r->job->name, r->number, r->platform,
 		"job \"%s\" run %d: %s->%s %s%s%s", r->job->name, r->number,
 		state_name(old), state_name(to), source,
@@ -143,9 +150,95 @@ void run_move(struct jobcore *jc, struct batch *b, struct run *r,
 	batch_add_change(b, r);
 }
 
+/* --- steps ------------------------------------------------------------- */
+
+/*
+ * Fills @out (@n elements) from a steps array the platform gave (see the
+ * steps op); strings borrowed from @steps. -EPROTO with @err for an
+ * element that is not as the op says.
+ */
+static int steps_to_store(const json_t *steps, struct store_step *out,
+			  char *err, size_t errlen)
+{
+	size_t i;
+	json_t *step;
+	json_array_foreach(steps, i, step)
+	{
+		const char *name =
+		    json_string_value(json_object_get(step, "name"));
+		const char *state =
+		    json_string_value(json_object_get(step, "state"));
+		const char *message =
+		    json_string_value(json_object_get(step, "message"));
+		out[i] = (struct store_step){
+		    .name = name,
+		    .started_at =
+			json_number_value(json_object_get(step, "started")),
+		    .ended_at =
+			json_number_value(json_object_get(step, "ended")),
+		    .message = message ? message : "",
+		};
+		if (!name || !*name || !state ||
+		    state_parse(state, &out[i].state) != 0) {
+			snprintf(err, errlen,
+				 "step %zu has no name or no known state", i);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+static int steps_write(struct jobcore *jc, const struct batch_steps *bs)
+{
+	size_t n = json_array_size(bs->steps);
+	struct store_step *rows = calloc(n + 1, sizeof(*rows));
+	char err[128];
+	int rc =
+	    rows ? steps_to_store(bs->steps, rows, err, sizeof(err)) : -ENOMEM;
+	if (rc == 0)
+		rc = store_steps_replace(jc->store, bs->run_id, rows, n);
+	free(rows);
+	/* the run may be gone (removed meanwhile): nothing to keep */
+	return rc == -ENOENT ? 0 : rc;
+}
+
+void run_apply_steps(struct batch *b, struct run *r, json_t *steps, int rc,
+		     const char *err, bool ended)
+{
+	r->steps_mono = clock_mono();
+	if (rc == -ENOTSUP) {
+		r->steps_final = true; /* shown as the run itself, always */
+		return;
+	}
+	char why[128] = "";
+	if (rc == 0 && !json_is_array(steps)) {
+		rc = -EPROTO;
+		snprintf(why, sizeof(why), "not a list");
+	}
+	size_t n = json_array_size(steps);
+	struct store_step *rows = rc == 0 ? calloc(n + 1, sizeof(*rows)) : NULL;
+	if (rc == 0)
+		rc = rows ? steps_to_store(steps, rows, why, sizeof(why))
+			  : -ENOMEM;
+	free(rows);
+	if (rc) {
+		log_debug("job \"%s\" run %d: cannot list steps: %s",
+			  r->job->name, r->number, why[0] ? why : err);
+		return;
+	}
+	if (job_grow((void **)&b->steps, &b->steps_cap, b->nsteps + 1,
+		     sizeof(*b->steps)))
+		return;
+	b->steps[b->nsteps++] = (struct batch_steps){
+	    .run_id = r->id,
+	    .steps = json_incref(steps),
+	};
+	r->steps_final = ended;
+}
+
 static int batch_write(struct jobcore *jc, struct batch *b)
 {
-	if (b->nruns == 0 && b->nevents == 0)
+	if (b->nruns == 0 && b->nevents == 0 && b->nsteps == 0)
 		return 0;
 	int rc = store_begin(jc->store);
 	for (size_t i = 0; rc == 0 && i < b->nruns; i++)
@@ -153,6 +246,8 @@ static int batch_write(struct jobcore *jc, struct batch *b)
 	for (size_t i = 0; rc == 0 && i < b->nevents; i++)
 		rc = store_event_insert(jc->store, b->events[i].run_id,
 					&b->events[i].ev);
+	for (size_t i = 0; rc == 0 && i < b->nsteps; i++)
+		rc = steps_write(jc, &b->steps[i]);
 	if (rc) {
 		store_rollback(jc->store);
 		log_error("cannot record run states: %s", strerror(-rc));
@@ -173,6 +268,9 @@ static void batch_release(struct batch *b)
 	}
 	for (size_t i = 0; i < b->nchanges; i++)
 		free(b->changes[i].job);
+	for (size_t i = 0; i < b->nsteps; i++)
+		json_decref(b->steps[i].steps);
+	free(b->steps);
 	free(b->runs);
 	free(b->events);
 	free(b->changes);

@@ -2,7 +2,8 @@
  * The job core's private structures, shared by its files: job.c (model,
  * load, queries), job_deploy.c (deploy, rerun, remove), job_apply.c (the
  * one writer of run state), job_read.c (what reads see), job_poll.c (the
- * poller's passes), job_submit.c, job_cancel.c and job_recover.c. Nothing
+ * poller's passes), job_submit.c, job_cancel.c, job_steps.c and
+ * job_recover.c. Nothing
  * outside the core includes this.
  *
  * Locking: jc->lock guards every field below. Store writes are ordered by
@@ -84,6 +85,11 @@ struct run {
 	bool fetching_output; /* a reader's fetch is in flight */
 	double output_fetched_mono; /* when a reader's fetch last ran */
 	bool expired; /* removed by retention, about to be freed */
+	/* steps (job_steps.c): the store has the platform's last list */
+	bool steps_due;	       /* changed state: list the steps again */
+	bool steps_refreshing; /* a steps call is in flight */
+	bool steps_final;      /* listed after the end (or never listable) */
+	double steps_mono;     /* when the steps were last asked for */
 };
 
 struct job {
@@ -135,6 +141,8 @@ struct batch {
 	size_t nevents, events_cap;
 	struct batch_change *changes;
 	size_t nchanges, changes_cap;
+	struct batch_steps *steps;
+	size_t nsteps, steps_cap;
 	bool kick;
 	bool recheck; /* look at poked runs again shortly */
 };
@@ -224,6 +232,15 @@ void run_apply_cancel_sent(struct jobcore *jc, struct batch *b, struct run *r,
 			   const char *source, const char *reason,
 			   const char *timeout_msg);
 
+/*
+ * Applies a platform's answer to a steps call for @r (the new list, or
+ * failure @rc with @err): the list replaces the stored one at the commit.
+ * @ended: @r had ended before the call, so the list is its last.
+ * Borrows @steps.
+ */
+void run_apply_steps(struct batch *b, struct run *r, json_t *steps, int rc,
+		     const char *err, bool ended);
+
 void batch_add_run(struct batch *b, const struct run *r);
 void batch_add_event(struct batch *b, const struct run *r, enum run_state old,
 		     enum run_state new_state, const char *source,
@@ -260,5 +277,8 @@ int job_cancel_run(struct jobcore *jc, int64_t run_id, const char *reason,
 
 /* job_cancel.c: asks the platforms to stop the runs with need_cancel. */
 void job_cancel_pass(struct jobcore *jc);
+
+/* job_steps.c: lists the steps of the runs whose state changed. */
+void job_steps_pass(struct jobcore *jc);
 
 #endif

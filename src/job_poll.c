@@ -2,7 +2,8 @@
  * The poller's passes, one job_poll() per interval (or kick): submits
  * (job_submit.c), a probe of each DOWN platform that is due, a refresh of
  * the active runs of each platform in one batch call where it has one,
- * the fetch of output that finished runs wait for, and timeouts.
+ * the fetch of output that finished runs wait for, the steps of runs
+ * that changed (job_steps.c), and timeouts.
  *
  * Every platform call is made without jc->lock; the answers go to
  * run_apply() (job_apply.c), which alone changes run state.
@@ -214,6 +215,7 @@ void job_poll(struct jobcore *jc, bool full)
 		refresh_platform(jc, p, name, full);
 	}
 	fetch_pass(jc);
+	job_steps_pass(jc);
 	timeout_pass(jc);
 	job_retain_pass(jc);
 }

@@ -17,7 +17,7 @@ src_libjobfs_a_SOURCES = \
 	%D%/job.c %D%/job.h %D%/job_internal.h \
 	%D%/job_deploy.c %D%/job_apply.c %D%/job_read.c \
 	%D%/job_poll.c %D%/job_submit.c %D%/job_cancel.c \
-	%D%/job_recover.c %D%/job_retain.c \
+	%D%/job_recover.c %D%/job_retain.c %D%/job_steps.c \
 	%D%/job_render.c %D%/job_render.h \
 	%D%/poller.c %D%/poller.h \
 	%D%/waiters.c %D%/waiters.h \

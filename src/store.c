@@ -129,6 +129,19 @@ static const struct migration {
      "DROP TABLE runs;\n"
      "ALTER TABLE runs_v3 RENAME TO runs;\n"
      "CREATE INDEX runs_job_id ON runs (job_id);\n"},
+    {4,
+     "-- the steps of a run (task instances, states, tasks) as its\n"
+     "-- platform last listed them, in order; replaced as a whole\n"
+     "CREATE TABLE steps (\n"
+     "	run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+     "	seq INTEGER NOT NULL,       -- 0.. in the platform's order\n"
+     "	name TEXT NOT NULL,         -- unique within the run\n"
+     "	state TEXT NOT NULL,        -- state_name(), e.g. RUNNING\n"
+     "	started_at REAL,            -- epoch seconds, NULL: unknown\n"
+     "	ended_at REAL,\n"
+     "	message TEXT NOT NULL,      -- may be empty\n"
+     "	PRIMARY KEY (run_id, seq)\n"
+     ");\n"},
 };
 
 enum stmt {
@@ -146,6 +159,9 @@ enum stmt {
 	STMT_RUNS_LOAD,
 	STMT_EVENTS_OF_JOB,
 	STMT_EVENTS_OF_RUN,
+	STMT_STEPS_DELETE,
+	STMT_STEP_INSERT,
+	STMT_STEPS_OF_RUN,
 	STMT_COUNT
 };
 
@@ -209,6 +225,15 @@ static const struct {
 			    EVENT_SELECT "WHERE r.job_id = ?1 AND "
 					 "e.run_id = ?2 "
 					 "ORDER BY e.time, e.id"},
+    [STMT_STEPS_DELETE] = {"delete steps",
+			   "DELETE FROM steps WHERE run_id = ?1"},
+    [STMT_STEP_INSERT] = {"insert a step",
+			  "INSERT INTO steps (run_id, seq, name, state, "
+			  "started_at, ended_at, message) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    [STMT_STEPS_OF_RUN] = {"load steps",
+			   "SELECT name, state, started_at, ended_at, message "
+			   "FROM steps WHERE run_id = ?1 ORDER BY seq"},
 };
 
 struct store {
@@ -387,6 +412,19 @@ static int bind_event(sqlite3_stmt *st, int64_t run_id,
 	return is_failed ? bind_failure(st) : SQLITE_OK;
 }
 
+static int bind_step(sqlite3_stmt *st, int64_t run_id, int seq,
+		     const struct store_step *step)
+{
+	bool is_failed = sqlite3_bind_int64(st, 1, run_id) ||
+			 sqlite3_bind_int(st, 2, seq) ||
+			 bind_str(st, 3, step->name) ||
+			 bind_str(st, 4, state_name(step->state)) ||
+			 bind_time(st, 5, step->started_at) ||
+			 bind_time(st, 6, step->ended_at) ||
+			 bind_str(st, 7, step->message ? step->message : "");
+	return is_failed ? bind_failure(st) : SQLITE_OK;
+}
+
 /* A text column, borrowed from the statement until its next step. */
 static char *column_str(sqlite3_stmt *st, int i)
 {
@@ -398,6 +436,7 @@ struct walk {
 	int (*on_job)(void *ctx, const struct store_job *job);
 	int (*on_run)(void *ctx, const struct store_run *run);
 	int (*on_event)(void *ctx, const struct store_event *ev);
+	int (*on_step)(void *ctx, const struct store_step *step);
 	void *ctx;
 };
 
@@ -460,6 +499,25 @@ static int event_row(struct store *s, sqlite3_stmt *st, void *arg)
 	    .message = column_str(st, 5),
 	};
 	return w->on_event(w->ctx, &ev);
+}
+
+static int step_row(struct store *s, sqlite3_stmt *st, void *arg)
+{
+	const struct walk *w = arg;
+	struct store_step step = {
+	    .name = column_str(st, 0),
+	    .started_at = sqlite3_column_double(st, 2),
+	    .ended_at = sqlite3_column_double(st, 3),
+	    .message = column_str(st, 4),
+	};
+	const char *state = column_str(st, 1);
+	if (state_parse(state, &step.state) != 0) {
+		log_error("cannot load step '%s' from '%s': unknown state "
+			  "'%s'",
+			  step.name, s->path, state);
+		return -EIO;
+	}
+	return w->on_step(w->ctx, &step);
 }
 
 /* Runs SQL text (no rows wanted) outside the statement table. */
@@ -793,6 +851,35 @@ int store_events(struct store *s, int64_t job_id, int64_t run_id,
 	if (bound == SQLITE_OK && run_id != 0)
 		bound = sqlite3_bind_int64(st, 2, run_id);
 	int rc = stmt_walk(s, id, bound, event_row, &w);
+	store_leave(s, locked);
+	return rc;
+}
+
+int store_steps_replace(struct store *s, int64_t run_id,
+			const struct store_step *steps, size_t n)
+{
+	bool locked = store_enter(s);
+	sqlite3_stmt *del = s->stmts[STMT_STEPS_DELETE];
+	int rc = stmt_exec(s, STMT_STEPS_DELETE,
+			   sqlite3_bind_int64(del, 1, run_id), false);
+	sqlite3_stmt *ins = s->stmts[STMT_STEP_INSERT];
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc =
+		    stmt_exec(s, STMT_STEP_INSERT,
+			      bind_step(ins, run_id, (int)i, &steps[i]), false);
+	store_leave(s, locked);
+	return rc;
+}
+
+int store_steps(struct store *s, int64_t run_id,
+		int (*on_step)(void *ctx, const struct store_step *step),
+		void *ctx)
+{
+	struct walk w = {.on_step = on_step, .ctx = ctx};
+	bool locked = store_enter(s);
+	sqlite3_stmt *st = s->stmts[STMT_STEPS_OF_RUN];
+	int rc = stmt_walk(s, STMT_STEPS_OF_RUN,
+			   sqlite3_bind_int64(st, 1, run_id), step_row, &w);
 	store_leave(s, locked);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * The SQLite store: jobs, runs and events. The only module with SQL.
+ * The SQLite store: jobs, runs, events and steps. The only module with SQL.
  *
  * One connection, serialized behind the store's own mutex, with prepared
  * statements made once at open. WAL, synchronous=FULL, busy_timeout.
@@ -20,7 +20,7 @@
 
 #include "state.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -60,6 +60,14 @@ struct store_event {
 	const char *message; /* may be "" */
 };
 
+/* One step of a run (see the platforms' steps op). Strings borrowed. */
+struct store_step {
+	const char *name;
+	enum run_state state;
+	double started_at, ended_at; /* epoch seconds, 0: unknown */
+	const char *message;	     /* may be "" (NULL is stored as "") */
+};
+
 /*
  * Free the strings of a struct whose strings the caller owns and set them
  * to NULL. Never for the structs passed to store_load() callbacks, whose
@@ -87,10 +95,10 @@ void store_rollback(struct store *s);
 /* Inserts (id == 0) or updates (by id) a job row. */
 int store_job_save(struct store *s, struct store_job *job);
 
-/* Deletes a job with its runs and events. */
+/* Deletes a job with its runs, events and steps. */
 int store_job_delete(struct store *s, int64_t job_id);
 
-/* Deletes a run with its events. */
+/* Deletes a run with its events and steps. */
 int store_run_delete(struct store *s, int64_t run_id);
 
 int store_run_insert(struct store *s, struct store_run *run);
@@ -119,5 +127,17 @@ int store_load(struct store *s,
 int store_events(struct store *s, int64_t job_id, int64_t run_id,
 		 int (*on_event)(void *ctx, const struct store_event *ev),
 		 void *ctx);
+
+/*
+ * Replaces the steps of run @run_id with @steps (@n of them, in order).
+ * Two writes: meant to run inside a transaction.
+ */
+int store_steps_replace(struct store *s, int64_t run_id,
+			const struct store_step *steps, size_t n);
+
+/* Calls @on_step for each step of run @run_id, in order. */
+int store_steps(struct store *s, int64_t run_id,
+		int (*on_step)(void *ctx, const struct store_step *step),
+		void *ctx);
 
 #endif

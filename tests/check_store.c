@@ -1,6 +1,6 @@
 /*
  * The SQLite store: schema and pragmas, round trips of every column,
- * updates, events, cascades, constraints, schema refusal, transactions
+ * updates, events, steps, cascades, constraints, schema refusal, transactions
  * across threads, and a large load. Each test gets a fresh temp
  * directory.
  */
@@ -196,8 +196,8 @@ START_TEST(open_creates_schema)
 	assert_raw("PRAGMA user_version", want);
 	assert_raw("PRAGMA journal_mode", "wal");
 	assert_raw("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-		   "AND name IN ('jobs', 'runs', 'events')",
-		   "3");
+		   "AND name IN ('jobs', 'runs', 'events', 'steps')",
+		   "4");
 	store_close(s);
 }
 END_TEST
@@ -349,6 +349,70 @@ START_TEST(events_ordered_and_filtered)
 }
 END_TEST
 
+/* Steps seen by store_steps(), flattened to "NAME:STATE:S-E:MSG;" */
+static int on_step(void *ctx, const struct store_step *step)
+{
+	char *buf = ctx;
+	size_t used = strlen(buf);
+	snprintf(buf + used, 512 - used, "%s:%s:%g-%g:%s;", step->name,
+		 state_name(step->state), step->started_at, step->ended_at,
+		 step->message);
+	return 0;
+}
+
+START_TEST(steps_replaced_in_order)
+{
+	struct store *s = open_store();
+	struct store_job job = make_job("etl");
+	ck_assert_int_eq(store_job_save(s, &job), 0);
+	struct store_run r1 = make_run(job.id, 1), r2 = make_run(job.id, 2);
+	ck_assert_int_eq(store_run_insert(s, &r1), 0);
+	ck_assert_int_eq(store_run_insert(s, &r2), 0);
+	char buf[512] = "";
+	ck_assert_int_eq(store_steps(s, r1.id, on_step, buf), 0);
+	ck_assert_str_eq(buf, "");
+
+	/* the platform's order is kept, not the names' */
+	struct store_step first[] = {
+	    {"load#1", RUN_SUCCEEDED, 10, 20, "ok"},
+	    {"extract#1", RUN_RUNNING, 20, 0, NULL},
+	};
+	ck_assert_int_eq(store_begin(s), 0);
+	ck_assert_int_eq(store_steps_replace(s, r1.id, first, 2), 0);
+	ck_assert_int_eq(store_commit(s), 0);
+	ck_assert_int_eq(store_steps(s, r1.id, on_step, buf), 0);
+	ck_assert_str_eq(buf, "load#1:SUCCEEDED:10-20:ok;"
+			      "extract#1:RUNNING:20-0:;");
+
+	/* a new list replaces the old one as a whole */
+	struct store_step second[] = {{"load#2", RUN_FAILED, 0, 0, "boom"}};
+	ck_assert_int_eq(store_steps_replace(s, r1.id, second, 1), 0);
+	buf[0] = '\0';
+	ck_assert_int_eq(store_steps(s, r1.id, on_step, buf), 0);
+	ck_assert_str_eq(buf, "load#2:FAILED:0-0:boom;");
+	buf[0] = '\0';
+	ck_assert_int_eq(store_steps(s, r2.id, on_step, buf), 0);
+	ck_assert_str_eq(buf, "");
+
+	/* a rolled back replace leaves the steps as they were */
+	ck_assert_int_eq(store_begin(s), 0);
+	ck_assert_int_eq(store_steps_replace(s, r1.id, first, 2), 0);
+	store_rollback(s);
+	buf[0] = '\0';
+	ck_assert_int_eq(store_steps(s, r1.id, on_step, buf), 0);
+	ck_assert_str_eq(buf, "load#2:FAILED:0-0:boom;");
+
+	/* steps go with their run; a run that is gone takes none */
+	ck_assert_int_eq(store_run_delete(s, r1.id), 0);
+	assert_raw("SELECT count(*) FROM steps", "0");
+	ck_assert_int_eq(store_steps_replace(s, r1.id, second, 1), -ENOENT);
+	ck_assert_int_eq(store_steps_replace(s, r2.id, second, 1), 0);
+	ck_assert_int_eq(store_job_delete(s, job.id), 0);
+	assert_raw("SELECT count(*) FROM steps", "0");
+	store_close(s);
+}
+END_TEST
+
 START_TEST(delete_cascades)
 {
 	struct store *s = open_store();
@@ -458,7 +522,10 @@ START_TEST(migrates_version_1)
 	struct store_job job = make_job("new");
 	ck_assert_int_eq(store_job_save(s, &job), 0);
 	ck_assert_int_eq(job.id, 2);
+	struct store_step step = {"load#1", RUN_RUNNING, 5, 0, ""};
+	ck_assert_int_eq(store_steps_replace(s, run.id, &step, 1), 0);
 	ck_assert_int_eq(store_job_delete(s, 1), 0);
+	assert_raw("SELECT count(*) FROM steps", "0");
 	store_close(s);
 	assert_raw("SELECT count(*) FROM runs", "0");
 }
@@ -638,6 +705,7 @@ int main(void)
 	tcase_add_test(tc, round_trip_every_field);
 	tcase_add_test(tc, updates_and_missing_rows);
 	tcase_add_test(tc, events_ordered_and_filtered);
+	tcase_add_test(tc, steps_replaced_in_order);
 	tcase_add_test(tc, delete_cascades);
 	tcase_add_test(tc, constraints);
 	tcase_add_test(tc, reopen_keeps_data);
