@@ -405,6 +405,19 @@ int platform_status(struct platform *p, const char *remote_id, double timeout_s,
 	return rc;
 }
 
+/*
+ * A batch call that "succeeded" while the platform failed every run it was
+ * asked about (one run, asked for alone, timed out) is a failed call for
+ * health and the breaker: the first run's error, else 0.
+ */
+static int all_runs_failed(const int *rcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_platform_failure(rcs[i]))
+			return 0;
+	return n > 0 ? rcs[0] : 0;
+}
+
 int platform_status_many(struct platform *p, const char *const *remote_ids,
 			 struct run_status *out, int *rcs, size_t n,
 			 double timeout_s, char *err, size_t errlen)
@@ -425,7 +438,8 @@ int platform_status_many(struct platform *p, const char *const *remote_ids,
 	bool refused = breaker_check(p, &c) != 0;
 	int rc = refused ? -EAGAIN
 			 : p->ops->status_many(p, &c, remote_ids, out, rcs, n);
-	call_finish(p, &c, started, rc, refused, err, errlen);
+	call_finish(p, &c, started, rc ? rc : all_runs_failed(rcs, n), refused,
+		    err, errlen);
 	return rc;
 }
 
