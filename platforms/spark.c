@@ -571,8 +571,11 @@ static int read_log(struct spark *s, struct call *c, const char *base,
 	snprintf(url, sizeof(url),
 		 "%s/log?driverId=%s&logType=%s%s&byteLength=%ld", base, eid,
 		 type, tail ? "" : "&offset=0", len);
-	struct http_request req = {
-	    .method = "GET", .url = url, .idempotent = true};
+	/* the worker UI may sit behind the same JWS filter as the master */
+	struct http_request req = {.method = "GET",
+				   .url = url,
+				   .headers = s->headers,
+				   .idempotent = true};
 	struct http_response resp = {0};
 	int rc = http_do(s->http, c, &req, &resp);
 	long long start, end, total = 0;

@@ -30,7 +30,9 @@ once, a RUNNING one --kill-delay seconds later; an ended or unknown one gets
 success:false "Driver ID has already finished or does not exist". HTTP
 status codes as in RestSubmissionServer: 400 malformed, 468 other protocol
 version, 500 server error; a JWS filter (--jws-key, base64url HS256 key)
-answers 403 to /v1/ requests without a valid "Authorization: Bearer JWS".
+answers 403 to /v1/ requests without a valid "Authorization: Bearer JWS";
+with --ui-auth (or config "ui_auth") the web UIs (/json/, /log, /logPage/)
+have that filter too (spark.ui.filters=org.apache.spark.ui.JWSFilter).
 
 Test control (never faulted, never counted), emulator.py's:
   POST /_emulator/faults   {"rate":0.3,"kinds":["500","503","429","slow",
@@ -40,7 +42,8 @@ Test control (never faulted, never counted), emulator.py's:
                            "drop" here acts after the request was handled
                            (the answer lost: the worst case for a create),
                            as "after_drop" does
-  POST /_emulator/config   {"standby":bool,"submitted_s":x,"run_s":x}
+  POST /_emulator/config   {"standby":bool,"submitted_s":x,"run_s":x,
+                            "ui_auth":bool}
   GET  /_emulator/stats    {"METHOD /path/template": count}
   GET  /_emulator/drivers  every driver created, with its request
 The chosen port is the first line of stdout.
@@ -260,6 +263,7 @@ class Master(emulator.State):
         self.order = []
         self.seq = 0
         self.standby = opts.standby
+        self.ui_auth = opts.ui_auth
 
     def create(self, req):
         with self.lock:
@@ -336,7 +340,7 @@ class Handler(emulator.Handler):
         return method + " " + template(path)
 
     def route(self, m, path, query, body):
-        if path.startswith("/v1/") and not self.authorized():
+        if self.filtered(path) and not self.authorized():
             self.send(403, "<html><body><h2>HTTP ERROR 403 JWT Validate "
                       "Fail</h2></body></html>", "text/html;charset=utf-8")
         elif path == "/v1/submissions/create" and m == "POST":
@@ -356,6 +360,12 @@ class Handler(emulator.Handler):
             self.log(path, query)
         else:
             self.error(400, "Missing protocol version.")
+
+    def filtered(self, path):
+        """Whether a JWS filter guards @path: the REST server's, and with
+        ui_auth the web UIs' too."""
+        ui = path in ("/json", "/json/", "/log", "/logPage", "/logPage/")
+        return path.startswith("/v1/") or (ui and self.master.ui_auth)
 
     def authorized(self):
         key = self.master.opts.jws_key
@@ -488,10 +498,11 @@ class Handler(emulator.Handler):
         m = self.master
         with m.lock:
             m.standby = bool(c.get("standby", m.standby))
+            m.ui_auth = bool(c.get("ui_auth", m.ui_auth))
             m.opts.submitted_s = float(c.get("submitted_s",
                                              m.opts.submitted_s))
             m.opts.run_s = float(c.get("run_s", m.opts.run_s))
-            return {"standby": m.standby}
+            return {"standby": m.standby, "ui_auth": m.ui_auth}
 
 
 def options(p):
@@ -501,6 +512,8 @@ def options(p):
     p.add_argument("--kill-delay", type=float, default=0.3)
     p.add_argument("--retained-drivers", type=int, default=200)
     p.add_argument("--jws-key", help="base64url HS256 key: require a JWS")
+    p.add_argument("--ui-auth", action="store_true",
+                   help="the web UIs need the JWS too (spark.ui.filters)")
     p.add_argument("--standby", action="store_true",
                    help="the master is not ALIVE: creates get success:false")
 
