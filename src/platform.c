@@ -265,7 +265,7 @@ static void stats_record(struct platform *p, double started,
 	st->next = (st->next + 1) % LATENCY_RING;
 	if (st->nlatency < LATENCY_RING)
 		st->nlatency++;
-	if (rc)
+	if (rc && rc != -EINPROGRESS) /* find's "not yet" is an answer */
 		st->errors++;
 	if (!is_platform_failure(rc)) {
 		st->failures_in_row = 0;

@@ -9,14 +9,17 @@ what a real cluster spreads over three servers:
     GET  /v1/submissions/status/ID     SubmissionStatusResponse
     POST /v1/submissions/kill/ID       KillSubmissionResponse
   master web UI (8080)
-    GET  /json/ (or /json)             activedrivers, completeddrivers, workers
+    GET  /json/ (or /json)             activedrivers, completeddrivers,
+                                       activeapps, completedapps, workers
   worker web UI (8081), the one worker's
     GET  /log?driverId=ID&logType=stdout|stderr[&offset=&byteLength=]
                                        "==== Bytes S-E of L of PATH ====\\n" + text
     GET  /logPage/?driverId=ID&logType=...   the same as an HTML page
 
 Drivers run nothing. A driver stays SUBMITTED for --submitted-s seconds,
-RUNNING for --run-s seconds, then ends; its app arguments decide how:
+RUNNING for --run-s seconds, then ends; its app arguments decide how
+(a driver that ran has an app named by spark.app.name, and its stderr
+starts with the worker's "Launch Command: ..." line):
   --fail[=TEXT]   FAILED (exit non-zero: no message, as in Spark; the
                   exception goes to stderr)
   --error[=TEXT]  ERROR with "Exception from the cluster:\\n..." as message
@@ -131,7 +134,9 @@ class Driver:
     def output(self, log_type):
         st = self.state()
         if log_type == "stderr":
-            lines = ["INFO DriverWrapper: starting %s" % self.req["mainClass"]]
+            lines = [] if st == "ERROR" else self.launch_command()
+            lines.append("INFO DriverWrapper: starting %s"
+                         % self.req["mainClass"])
             if st == "FAILED":
                 lines.append('Exception in thread "main" '
                              "java.lang.RuntimeException: %s" % self.fail_text)
@@ -148,6 +153,41 @@ class Driver:
                 if a.startswith("--lines="):
                     lines += ["line %d" % i for i in range(int(a[8:]))]
         return "".join(line + "\n" for line in lines).encode()
+
+    def launch_command(self):
+        """What the worker's DriverRunner writes at the head of stderr
+        before it starts the driver: the command, each argument quoted,
+        spark properties as -D options."""
+        jar = "/opt/spark/work/%s/%s" % (
+            self.id, self.req["appResource"].rsplit("/", 1)[-1])
+        args = (["java", "-cp", "/opt/spark/conf/:/opt/spark/jars/*",
+                 "-Xmx%dM" % self.memory] +
+                ["-D%s=%s" % kv for kv in
+                 sorted(self.req["sparkProperties"].items())] +
+                ["org.apache.spark.deploy.worker.DriverWrapper",
+                 "spark://Worker@%s" % WORKER_HOST_PORT, jar,
+                 self.req["mainClass"]] + list(self.req.get("appArgs") or []))
+        return ["Launch Command: " + " ".join('"%s"' % a for a in args),
+                "=" * 40, ""]
+
+    def app_json(self):
+        """The application the driver registered once it ran (its
+        SparkContext), named by spark.app.name; None before that."""
+        st = self.state()
+        if not self.has_worker() or st == "ERROR":
+            return None
+        start, end = self.times()
+        app_state = {"RUNNING": "RUNNING", "RELAUNCHING": "RUNNING",
+                     "FINISHED": "FINISHED", "FAILED": "FINISHED",
+                     "KILLED": "KILLED"}.get(st, "UNKNOWN")
+        return {"id": "app-%s" % self.id[len("driver-"):],
+                "starttime": int(start * 1000), "name": self.name,
+                "cores": self.cores, "user": "spark",
+                "memoryperexecutor": 1024, "memoryperslave": 1024,
+                "submitdate": time.strftime(
+                    "%a %b %d %H:%M:%S UTC %Y", time.gmtime(start)),
+                "state": app_state,
+                "duration": int((min(time.time(), end) - start) * 1000)}
 
     def ui_json(self):
         return {"id": self.id, "starttime": str(int(self.created * 1000)),
@@ -304,7 +344,8 @@ class Master(emulator.State):
             drivers = self.known()
         active = [d.ui_json() for d in drivers if d.state() in ACTIVE]
         done = [d.ui_json() for d in drivers if d.state() not in ACTIVE]
-        return active, done
+        apps = [a for a in (d.app_json() for d in drivers) if a]
+        return active, done, apps
 
 
 def template(path):
@@ -432,7 +473,7 @@ class Handler(emulator.Handler):
                              "serverSparkVersion": self.master.opts.version})
 
     def ui_json(self):
-        active, done = self.master.listing()
+        active, done, apps = self.master.listing()
         port = self.server.server_address[1]
         self.send_json(200, {
             "url": "spark://127.0.0.1:7077",
@@ -444,7 +485,8 @@ class Handler(emulator.Handler):
                          "lastheartbeat": int(time.time() * 1000)}],
             "aliveworkers": 1, "cores": 8, "coresused": 0,
             "memory": 8192, "memoryused": 0,
-            "activeapps": [], "completedapps": [],
+            "activeapps": [a for a in apps if a["state"] == "RUNNING"],
+            "completedapps": [a for a in apps if a["state"] != "RUNNING"],
             "activedrivers": active, "completeddrivers": done,
             "status": "STANDBY" if self.master.standby else "ALIVE"})
 
