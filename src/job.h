@@ -156,6 +156,10 @@ void job_names_free(char **names, size_t n);
 
 size_t job_active_count(struct jobcore *jc, const char *platform);
 
+/* How many runs of @platform are in each state now (ended ones too). */
+void job_count_runs(struct jobcore *jc, const char *platform,
+		    size_t counts[RUN_STATE_COUNT]);
+
 /*
  * For a `wait` read: 1 and the final state line ("SUCCEEDED\n") if run
  * @run_id has ended, 0 if not, -ENOENT if it is gone.

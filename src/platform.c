@@ -43,9 +43,10 @@ struct platform_stats {
 	pthread_mutex_t lock;
 	unsigned long requests, errors, retries;
 	double latency_ms[LATENCY_RING];
-	size_t nlatency; /* samples stored, up to LATENCY_RING */
-	size_t next;	 /* ring position of the next sample */
-	double timeout;	 /* seconds a call may take ("timeout" field) */
+	struct histogram latency; /* every call, for the metrics file */
+	size_t nlatency;	  /* samples stored, up to LATENCY_RING */
+	size_t next;		  /* ring position of the next sample */
+	double timeout; /* seconds a call may take ("timeout" field) */
 	enum health health;
 	char health_reason[256];
 	double health_since;
@@ -262,6 +263,7 @@ static void stats_record(struct platform *p, double started,
 	st->requests++;
 	st->retries += (unsigned long)c->retries;
 	st->latency_ms[st->next] = ms;
+	histogram_observe(&st->latency, ms / 1000.0);
 	st->next = (st->next + 1) % LATENCY_RING;
 	if (st->nlatency < LATENCY_RING)
 		st->nlatency++;
@@ -511,6 +513,23 @@ int platform_render_health(struct platform *p, char **text_out)
 			       since, st->health_reason);
 	pthread_mutex_unlock(&st->lock);
 	return n < 0 ? -ENOMEM : 0;
+}
+
+void platform_metrics_get(struct platform *p, struct platform_metrics *out)
+{
+	struct platform_stats *st = p->stats;
+	pthread_mutex_lock(&st->lock);
+	*out = (struct platform_metrics){
+	    .requests = st->requests,
+	    .errors = st->errors,
+	    .retries = st->retries,
+	    .latency = st->latency,
+	    .health = (int)st->health,
+	    .breaker_open =
+		st->health == HEALTH_DOWN && clock_mono() < st->open_until,
+	    .failures_in_row = st->failures_in_row,
+	};
+	pthread_mutex_unlock(&st->lock);
 }
 
 static int compare_double(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "histogram.h"
 #include "platform_ops.h"
 
 struct platforms;
@@ -114,5 +115,16 @@ int platform_render_kind(struct platform *p, char **text_out);
 int platform_render_health(struct platform *p, char **text_out);
 int platform_render_stats(struct platform *p, size_t runs_active,
 			  char **text_out);
+
+/* A snapshot of a platform's counters, for the metrics file. */
+struct platform_metrics {
+	unsigned long requests, errors, retries;
+	struct histogram latency; /* seconds per call */
+	int health;		  /* 0 OK, 1 DEGRADED, 2 DOWN */
+	bool breaker_open;	  /* calls are refused until the cooldown */
+	int failures_in_row;
+};
+
+void platform_metrics_get(struct platform *p, struct platform_metrics *out);
 
 #endif

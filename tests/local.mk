@@ -57,6 +57,7 @@ MOUNT_TESTS = \
 	tests/fs/restart.test \
 	tests/fs/recovery.test \
 	tests/fs/retention.test \
+	tests/fs/metrics.test \
 	tests/fs/crash.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \
