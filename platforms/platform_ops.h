@@ -169,6 +169,15 @@ struct platform_ops {
 	int (*steps)(struct platform *p, struct call *c, const char *remote_id,
 		     json_t **steps_out);
 
+	/*
+	 * May be NULL. Removes what the platform keeps of an ended run the
+	 * core has forgotten (retention, src/job_retain.c), e.g. the local
+	 * platform's run dir; 0 when there is nothing left. Local work only:
+	 * never blocks on the network.
+	 */
+	int (*forget)(struct platform *p, struct call *c,
+		      const char *remote_id);
+
 	/* May be NULL (always healthy). -errno with c->err when unhealthy. */
 	int (*health)(struct platform *p, struct call *c);
 

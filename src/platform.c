@@ -489,6 +489,19 @@ int platform_steps(struct platform *p, const char *remote_id, double timeout_s,
 	return rc;
 }
 
+int platform_forget(struct platform *p, const char *remote_id, char *err,
+		    size_t errlen)
+{
+	if (!p->ops->forget)
+		return 0;
+	struct call c;
+	call_init(&c, 5.0);
+	int rc = p->ops->forget(p, &c, remote_id);
+	if (rc && err)
+		snprintf(err, errlen, "%s", c.err[0] ? c.err : strerror(-rc));
+	return rc;
+}
+
 void platform_status_release(struct run_status *st)
 {
 	free(st->error);

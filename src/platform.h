@@ -110,6 +110,13 @@ int platform_probe(struct platform *p);
 /* Frees the strings a run_status holds and zeroes it. */
 void platform_status_release(struct run_status *st);
 
+/*
+ * Removes what the platform keeps of an ended, forgotten run (the forget
+ * op; 0 without one). Not counted in stats: it asks nothing remote.
+ */
+int platform_forget(struct platform *p, const char *remote_id, char *err,
+		    size_t errlen);
+
 /* The text of platforms/PNAME/{kind,health,stats}; caller frees *text_out. */
 int platform_render_kind(struct platform *p, char **text_out);
 int platform_render_health(struct platform *p, char **text_out);
