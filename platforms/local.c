@@ -783,27 +783,6 @@ static int local_find(struct platform *p, struct call *c,
 
 /* ---- status and cancel ---- */
 
-enum supervisor_state { SUPERVISOR_MISSING, SUPERVISOR_ALIVE, SUPERVISOR_GONE };
-
-/* Whether the pid file names the live supervisor (not a reused pid). */
-static enum supervisor_state supervisor_state(const char *rundir,
-					      pid_t *pid_out)
-{
-	char *text, state;
-	int pid;
-	unsigned long long start, now_start;
-	if (read_run_file(rundir, "pid", &text) < 0)
-		return SUPERVISOR_MISSING;
-	int n = sscanf(text, "%d %llu", &pid, &start);
-	free(text);
-	if (n != 2 || pid <= 0 ||
-	    local_proc_stat(pid, &state, &now_start) < 0 ||
-	    now_start != start || state == 'Z' || state == 'X')
-		return SUPERVISOR_GONE;
-	*pid_out = pid;
-	return SUPERVISOR_ALIVE;
-}
-
 static bool is_young(const char *rundir)
 {
 	return clock_wall() - file_mtime(rundir, ".") < LOCAL_STARTING_AGE;
@@ -905,13 +884,14 @@ static int local_status(struct platform *p, struct call *c,
 	rc = status_ended(rundir, remote_id, out, c);
 	if (rc != -ENOENT)
 		return rc;
-	enum supervisor_state sup = supervisor_state(rundir, &pid);
-	if (sup == SUPERVISOR_ALIVE && local_has_file(rundir, "started")) {
+	enum local_supervisor sup = local_supervisor_state(rundir, &pid);
+	if (sup == LOCAL_SUPERVISOR_ALIVE &&
+	    local_has_file(rundir, "started")) {
 		set_active(out, RUN_RUNNING, "running");
 		out->started_at = file_mtime(rundir, "started");
 		return 0;
 	}
-	if (sup == SUPERVISOR_ALIVE) {
+	if (sup == LOCAL_SUPERVISOR_ALIVE) {
 		set_active(out, RUN_QUEUED, "starting");
 		return 0;
 	}
@@ -919,7 +899,7 @@ static int local_status(struct platform *p, struct call *c,
 	rc = status_ended(rundir, remote_id, out, c);
 	if (rc != -ENOENT)
 		return rc;
-	if (sup == SUPERVISOR_MISSING && is_young(rundir)) {
+	if (sup == LOCAL_SUPERVISOR_MISSING && is_young(rundir)) {
 		set_active(out, RUN_QUEUED, "starting");
 		return 0;
 	}
@@ -942,9 +922,9 @@ static int local_cancel(struct platform *p, struct call *c,
 	int rc = find_run(l, c, remote_id, rundir, sizeof(rundir));
 	if (rc < 0)
 		return rc;
-	enum supervisor_state sup = supervisor_state(rundir, &pid);
-	if (local_has_file(rundir, "exit") || sup == SUPERVISOR_GONE ||
-	    (sup == SUPERVISOR_MISSING && !is_young(rundir)))
+	enum local_supervisor sup = local_supervisor_state(rundir, &pid);
+	if (local_has_file(rundir, "exit") || sup == LOCAL_SUPERVISOR_GONE ||
+	    (sup == LOCAL_SUPERVISOR_MISSING && !is_young(rundir)))
 		return message_call_fail(c, -EINVAL, "run already ended");
 	rc =
 	    local_write_run_file(rundir, "cancel_reason", reason ? reason : "");
@@ -952,8 +932,8 @@ static int local_cancel(struct platform *p, struct call *c,
 		return message_call_fail(
 		    c, rc, "cannot record cancel of run \"%s\": %s", remote_id,
 		    strerror(-rc));
-	if (sup == SUPERVISOR_MISSING &&
-	    supervisor_state(rundir, &pid) != SUPERVISOR_ALIVE)
+	if (sup == LOCAL_SUPERVISOR_MISSING &&
+	    local_supervisor_state(rundir, &pid) != LOCAL_SUPERVISOR_ALIVE)
 		return 0;
 	if (kill(pid, SIGTERM) == 0)
 		return 0;
@@ -962,6 +942,22 @@ static int local_cancel(struct platform *p, struct call *c,
 	rc = -errno;
 	return message_call_fail(c, rc, "cannot cancel run \"%s\": %s",
 				 remote_id, strerror(-rc));
+}
+
+/* Removes an ended run's dir, work/ and the small files: retention. */
+static int local_forget(struct platform *p, struct call *c,
+			const char *remote_id)
+{
+	char rundir[PATH_MAX];
+	pid_t pid;
+	if (find_run(local_from(p), c, remote_id, rundir, sizeof(rundir)) < 0)
+		return 0; /* nothing left */
+	int rc = local_supervisor_state(rundir, &pid) == LOCAL_SUPERVISOR_ALIVE
+		     ? -EBUSY
+		     : fsutil_rm_rf(rundir);
+	return rc ? message_call_fail(c, rc, "cannot remove \"%s\": %s", rundir,
+				      strerror(-rc))
+		  : 0;
 }
 
 static int local_health(struct platform *p, struct call *c)
@@ -986,6 +982,7 @@ const struct platform_ops local_platform = {
     .status_many = NULL,
     .fetch = NULL,
     .cancel = local_cancel,
+    .forget = local_forget,
     .health = local_health,
     .helper_main = local_supervise,
 };

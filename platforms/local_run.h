@@ -53,6 +53,16 @@ enum local_spawn_state {
 /* Whether a supervisor was ever started in @rundir (after a crash). */
 enum local_spawn_state local_spawn_probe(const char *rundir);
 
+enum local_supervisor {
+	LOCAL_SUPERVISOR_MISSING, /* no pid file (yet) */
+	LOCAL_SUPERVISOR_ALIVE,	  /* *pid_out is the live supervisor */
+	LOCAL_SUPERVISOR_GONE,	  /* it ran and is gone (or its pid reused) */
+};
+
+/* Whether @rundir's pid file names the live supervisor. */
+enum local_supervisor local_supervisor_state(const char *rundir,
+					     pid_t *pid_out);
+
 /*
  * The supervisor: `jobfs --platform-helper local RUNDIR GRACE OUTPUT_DIR
  * -- PROGRAM [ARG...]`. Runs the job, tees its output, forwards a cancel

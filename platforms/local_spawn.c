@@ -1,6 +1,6 @@
 /*
  * Starting a local run's supervisor, and telling afterwards whether it
- * ever started.
+ * ever started and whether it still runs (its pid file).
  *
  * The supervisor is double-forked from the multi-threaded daemon (so init
  * adopts it and a daemon's death does not take it along) and inherits
@@ -15,10 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "local_run.h"
 
 #define LOCAL_SPAWN_LOCK "spawn.lock"
@@ -131,4 +134,22 @@ int local_spawn(char *const argv[], char *const envp[], int keep_fd)
 	if (rc == 0 && n == (ssize_t)sizeof(child_errno))
 		rc = -child_errno;
 	return rc;
+}
+
+enum local_supervisor local_supervisor_state(const char *rundir, pid_t *pid_out)
+{
+	char path[PATH_MAX], *text = NULL, state;
+	int pid;
+	unsigned long long start, now_start;
+	if (local_path_join(path, sizeof(path), rundir, "pid") < 0 ||
+	    fsutil_read_all(path, LOCAL_SMALL_FILE, &text, NULL) < 0)
+		return LOCAL_SUPERVISOR_MISSING;
+	int n = sscanf(text, "%d %llu", &pid, &start);
+	free(text);
+	if (n != 2 || pid <= 0 ||
+	    local_proc_stat(pid, &state, &now_start) < 0 ||
+	    now_start != start || state == 'Z' || state == 'X')
+		return LOCAL_SUPERVISOR_GONE;
+	*pid_out = pid;
+	return LOCAL_SUPERVISOR_ALIVE;
 }

@@ -17,6 +17,8 @@
  *   -EINVAL      the job or request was rejected (reason in call->err)
  *   -EPROTO      the platform's answer could not be understood
  *   -ENOTSUP     the op is not possible on this platform
+ *   -EINPROGRESS find only: the platform cannot tell yet (ask again
+ *                later); not a failure of the platform
  * Every failing op writes a one-line reason into call->err.
  */
 #ifndef JOBFS_PLATFORM_OPS_H
@@ -117,7 +119,8 @@ struct platform_ops {
 	 * May be NULL. Finds the run a submit of @run (same run_key) created,
 	 * for a submit that was in flight when the daemon died: 0 with
 	 * *remote_id_out, -ENOENT when the platform has no such run (so it
-	 * is safe to submit), another error when it cannot tell now. Without
+	 * is safe to submit), -EINPROGRESS while the answer may still show
+	 * up, another error when it cannot tell now. Without
 	 * it, an interrupted submit ends LOST rather than risk a second run.
 	 */
 	int (*find)(struct platform *p, struct call *c,
@@ -165,6 +168,15 @@ struct platform_ops {
 	 */
 	int (*steps)(struct platform *p, struct call *c, const char *remote_id,
 		     json_t **steps_out);
+
+	/*
+	 * May be NULL. Removes what the platform keeps of an ended run the
+	 * core has forgotten (retention, src/job_retain.c), e.g. the local
+	 * platform's run dir; 0 when there is nothing left. Local work only:
+	 * never blocks on the network.
+	 */
+	int (*forget)(struct platform *p, struct call *c,
+		      const char *remote_id);
 
 	/* May be NULL (always healthy). -errno with c->err when unhealthy. */
 	int (*health)(struct platform *p, struct call *c);

@@ -6,14 +6,14 @@
  * still say success:false. The server has no upload, so a bundle's jar or
  * .py goes to the artifact store first and appResource is the URL the
  * workers read it by. Create has no idempotency key: it is sent once,
- * never retried, and spark.app.name carries the run key for people
- * reading the master UI.
+ * never retried, and spark.app.name carries the run key.
  *
- * No `find`: neither the REST server nor the master UI JSON tells a
- * driver's app name (the UI lists id, starttime, state, cores, memory,
- * mainclass), so after a crash during create nothing can tell whether the
- * driver exists. Without `find` the core ends such a run LOST instead of
- * risking a second driver.
+ * `find` (spark_find.c, with "ui_url" only) resolves a create whose
+ * answer was lost (a 500, a dropped connection, a crash): the master UI
+ * lists the drivers, and the worker writes each driver's launch command,
+ * "-Dspark.app.name=KEY" in it, at the head of its stderr. Without
+ * "ui_url" nothing lists the drivers: the core ends such a run LOST
+ * instead of risking a second driver.
  *
  * With "ui_url", the master UI JSON (GET /json/) answers for all drivers in
  * one request per poll. Output lives on the worker that ran the driver:
@@ -37,12 +37,14 @@
 #include "message.h"
 #include "secret.h"
 #include "spark.h"
+#include "spark_find.h"
 
 #define SPARK_VERSION	     "3.5.0"
 #define SPARK_PYTHON_RUNNER  "org.apache.spark.deploy.PythonRunner"
 #define SPARK_CLUSTER_PREFIX "Exception from the cluster:\n"
 #define SPARK_LOG_MAX	     (32L * 1024 * 1024) /* per stream */
 #define SPARK_STDERR_TAIL    4096L
+#define SPARK_LAUNCH_HEAD    (64L * 1024) /* where the launch command is */
 
 struct spark {
 	struct platform base;
@@ -54,6 +56,7 @@ struct spark {
 	long worker_ui_port;
 	char *auth; /* "Authorization: Bearer ...": a secret, or NULL */
 	const char *headers[2];
+	struct spark_finder *finder;
 };
 
 /* What a job asks for, borrowed from its run_spec. */
@@ -208,6 +211,7 @@ static void spark_close(struct platform *p)
 	free(s->ui_url);
 	free(s->version);
 	secret_free(s->auth);
+	spark_finder_free(s->finder);
 	free(s);
 }
 
@@ -232,6 +236,8 @@ static int spark_open(const struct platform_env *env, struct platform **out,
 		rc = get_token(s, env->fields, err, errlen);
 	if (rc == 0)
 		rc = get_http(s, env, err, errlen);
+	if (rc == 0)
+		rc = spark_finder_new(&s->finder);
 	if (rc) {
 		spark_close(&s->base);
 		return rc;
@@ -571,8 +577,11 @@ static int read_log(struct spark *s, struct call *c, const char *base,
 	snprintf(url, sizeof(url),
 		 "%s/log?driverId=%s&logType=%s%s&byteLength=%ld", base, eid,
 		 type, tail ? "" : "&offset=0", len);
-	struct http_request req = {
-	    .method = "GET", .url = url, .idempotent = true};
+	/* the worker UI may sit behind the same JWS filter as the master */
+	struct http_request req = {.method = "GET",
+				   .url = url,
+				   .headers = s->headers,
+				   .idempotent = true};
 	struct http_response resp = {0};
 	int rc = http_do(s->http, c, &req, &resp);
 	long long start, end, total = 0;
@@ -614,6 +623,37 @@ static char *stderr_tail(struct spark *s, struct call *c, const char *eid,
 	free(text);
 	free(base);
 	return line;
+}
+
+/* ---- find ---- */
+
+static int launch_head(void *ctx, struct call *c, const char *base,
+		       const char *eid, FILE *f)
+{
+	return read_log(ctx, c, base, eid, "stderr", false, SPARK_LAUNCH_HEAD,
+			f);
+}
+
+/* The driver a create of @run made, from the master UI: spark_find.h. */
+static int spark_find(struct platform *p, struct call *c,
+		      const struct run_spec *run, char **remote_id_out)
+{
+	struct spark *s = spark_from(p);
+	if (!s->ui_url)
+		return message_call_fail(c, -ENOTSUP,
+					 "no \"ui_url\": nothing lists the "
+					 "drivers");
+	const char *main_class = field_str(run->conf, "mainClass");
+	json_t *ui = NULL;
+	int rc = get_ui(s, c, &ui);
+	struct spark_find_io io = {.ctx = s, .stderr_head = launch_head};
+	if (rc == 0)
+		rc = spark_finder_find(s->finder, c, ui, run->run_key,
+				       main_class ? main_class
+						  : SPARK_PYTHON_RUNNER,
+				       &io, remote_id_out);
+	json_decref(ui);
+	return rc;
 }
 
 /* ---- status ---- */
@@ -834,7 +874,7 @@ const struct platform_ops spark_platform = {
     .close = spark_close,
     .validate = spark_validate,
     .submit = spark_submit,
-    .find = NULL, /* see the top of the file */
+    .find = spark_find,
     .status = spark_status,
     .status_many = spark_status_many,
     .fetch = spark_fetch,

@@ -4,7 +4,8 @@
  *
  * Platform config: "url" (the REST server, e.g. http://master:6066),
  * "ui_url" (the master web UI, e.g. http://master:8080: one status request
- * per poll for all drivers, and where the workers' web UIs are found),
+ * per poll for all drivers, where the workers' web UIs are found, and what
+ * find reads to adopt a driver whose create's answer was lost),
  * "worker_ui_port" (8081: a worker's web UI when the master UI does not
  * name it), "spark_version" (clientSparkVersion, "3.5.0"), "token_env" or
  * "token_file" (a bearer token, e.g. for Spark 4's JWSFilter),

@@ -4,14 +4,14 @@
  * kind of node; this file holds the virtual tree of man/jobfs.5 (LAYOUT)
  * and the ops table.
  *
- *   /            README new/ by-state/ platforms/ NAME/...
+ *   /            README metrics new/ by-state/ platforms/ NAME/...
  *   NAME/        status status.json result log error events steps wait
  *                cancel run job.json app/ runs/
  *   runs/N/      status status.json result log error events steps wait
  *                cancel
  *
  * Lookups resolve a name against the job core and make a node; the files
- * of jobs, platforms and README are served by fs_job.c; new/ and app/
+ * of jobs, platforms, README and metrics are served by fs_job.c; new/ and app/
  * mirror directories on disk (fs_new.c). Replies, attributes and listings
  * are fs_reply.c's; the listeners and kernel cache invalidation are
  * fs_notify.c's. fs.c calls those files and none of them calls fs.c.
@@ -129,6 +129,7 @@ static int resolve(struct jobfs *jfs, const struct node *parent,
 	case NODE_ROOT:
 		*job = name;
 		*kind = strcmp(name, "README") == 0	 ? NODE_README
+			: strcmp(name, "metrics") == 0	 ? NODE_METRICS
 			: strcmp(name, "new") == 0	 ? NODE_NEW
 			: strcmp(name, "by-state") == 0	 ? NODE_BY_STATE
 			: strcmp(name, "platforms") == 0 ? NODE_PLATFORMS
@@ -276,6 +277,8 @@ static int list_root(struct jobfs *jfs, struct dir_listing *l)
 {
 	static const char *const fixed[] = {"new", "by-state", "platforms"};
 	int rc = dir_listing_add(l, "README", S_IFREG);
+	if (rc == 0)
+		rc = dir_listing_add(l, "metrics", S_IFREG);
 	if (rc == 0)
 		rc = dir_listing_add_names(l, fixed, 3, S_IFDIR);
 	if (rc == 0)

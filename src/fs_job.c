@@ -1,5 +1,5 @@
 /*
- * The files of a job, of its runs, of platforms/ and README.
+ * The files of a job, of its runs, of platforms/, README and metrics.
  *
  * Small files (status, status.json, error, events, steps, job.json, platform
  * files) are rendered into the handle at open and again at every read from
@@ -21,6 +21,7 @@
 #include "job_render.h"
 #include "jobconf.h"
 #include "log.h"
+#include "metrics.h"
 
 const char *const job_file_names[JOB_FILE_COUNT] = {
     [JOB_STATUS] = "status",   [JOB_STATUS_JSON] = "status.json",
@@ -52,7 +53,8 @@ static const char readme_text[] =
     "  NAME/cancel          write to cancel; NAME/run: write to run again\n"
     "  NAME/job.json NAME/app/ NAME/runs/N/\n"
     "  by-state/STATE/NAME  symlinks by state of the latest run\n"
-    "  platforms/P/         kind, health, stats\n";
+    "  platforms/P/         kind, health, stats\n"
+    "  metrics              Prometheus text exposition of the mount\n";
 
 static int static_text(const struct node *n, char **text_out, size_t *len_out)
 {
@@ -116,6 +118,8 @@ static int render(struct jobfs *jfs, const struct node *n, bool refresh,
 {
 	if (n->kind == NODE_PLATFORM_FILE)
 		return render_platform_file(jfs, n, text_out, len_out);
+	if (n->kind == NODE_METRICS)
+		return metrics_render(jfs, text_out, len_out);
 	if (n->kind != NODE_JOB_FILE)
 		return static_text(n, text_out, len_out);
 	if (n->file == JOB_EVENTS)
@@ -173,7 +177,8 @@ int fs_job_stat(struct jobfs *jfs, const struct node *n, struct stat *st)
 		st->st_mtime = (time_t)jfs->started_at;
 		return 0;
 	}
-	if (n->kind != NODE_JOB_FILE && n->kind != NODE_PLATFORM_FILE)
+	if (n->kind != NODE_JOB_FILE && n->kind != NODE_PLATFORM_FILE &&
+	    n->kind != NODE_METRICS)
 		return -ENOENT;
 	bool writable = is_writable_file(n);
 	fs_stat_init(st, n, S_IFREG | (writable ? 0200 : 0444));
@@ -246,7 +251,7 @@ void fs_job_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	bool wants_write = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool writable = is_writable_file(n);
 	if (n->kind != NODE_JOB_FILE && n->kind != NODE_PLATFORM_FILE &&
-	    n->kind != NODE_README)
+	    n->kind != NODE_README && n->kind != NODE_METRICS)
 		return fs_reply_rc(req, -EISDIR);
 	if (wants_write != writable || (fi->flags & O_ACCMODE) == O_RDWR)
 		return fs_reply_rc(req, -EACCES);

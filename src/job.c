@@ -575,6 +575,19 @@ void job_platform_counts(struct jobcore *jc, const char *platform,
 	pthread_mutex_unlock(&jc->lock);
 }
 
+void job_count_runs(struct jobcore *jc, const char *platform,
+		    size_t counts[RUN_STATE_COUNT])
+{
+	memset(counts, 0, RUN_STATE_COUNT * sizeof(*counts));
+	pthread_mutex_lock(&jc->lock);
+	for (size_t i = 0; i < jc->nruns; i++) {
+		const struct run *r = jc->runs_by_id[i];
+		if (!r->expired && strcmp(r->platform, platform) == 0)
+			counts[r->state]++;
+	}
+	pthread_mutex_unlock(&jc->lock);
+}
+
 int job_run_generation(struct jobcore *jc, int64_t run_id, uint64_t *out)
 {
 	pthread_mutex_lock(&jc->lock);

@@ -170,6 +170,10 @@ void job_names_free(char **names, size_t n);
 void job_platform_counts(struct jobcore *jc, const char *platform,
 			 size_t *active_out, size_t *held_out);
 
+/* How many runs of @platform are in each state now (ended ones too). */
+void job_count_runs(struct jobcore *jc, const char *platform,
+		    size_t counts[RUN_STATE_COUNT]);
+
 /*
  * For a `wait` read: 1 and the final state line ("SUCCEEDED\n") if run
  * @run_id has ended, 0 if not, -ENOENT if it is gone.

@@ -10,8 +10,9 @@
  * runs, so neither the poller nor the store is held up long; a full batch
  * asks for the next pass soon. The runs leave memory first (readers stop
  * seeing them), their rows go in one transaction (the commit point), and
- * only then their files: a kill in between leaves orphaned dirs, which
- * start-up recovery removes (job_recover.c).
+ * only then their files, the core's and what the platform keeps (its
+ * forget op: the local platform's run dir): a kill in between leaves
+ * orphaned dirs, which start-up recovery removes (job_recover.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@
 struct expired {
 	int64_t run_id;
 	char *job;
-	char *unused_version_dir; /* no kept run uses it any more, or NULL */
+	char *platform, *remote_id; /* what the platform keeps, or NULL */
+	char *unused_version_dir;   /* no kept run uses it any more, or NULL */
 };
 
 static bool is_expirable(const struct run *r, double cutoff)
@@ -73,7 +75,10 @@ static size_t take_marked(struct jobcore *jc, struct job *j,
 		if (!r->expired)
 			continue;
 		out[n] =
-		    (struct expired){.run_id = r->id, .job = strdup(j->name)};
+		    (struct expired){.run_id = r->id,
+				     .job = strdup(j->name),
+				     .platform = job_strdup(r->platform),
+				     .remote_id = job_strdup(r->remote_id)};
 		if (!version_in_use(j, r->version))
 			job_version_dir(jc, j->id, r->version,
 					&out[n].unused_version_dir);
@@ -115,6 +120,18 @@ static int delete_rows(struct jobcore *jc, const struct expired *ex, size_t n)
 	return store_commit(jc->store);
 }
 
+/* What the platform keeps of @ex (the local platform's run dir). */
+static void forget_remote(struct jobcore *jc, const struct expired *ex)
+{
+	struct platform *p = ex->platform && ex->remote_id
+				 ? platforms_get(jc->platforms, ex->platform)
+				 : NULL;
+	char err[256];
+	if (p && platform_forget(p, ex->remote_id, err, sizeof(err)))
+		log_warn("retention: platform \"%s\" keeps run \"%s\": %s",
+			 ex->platform, ex->remote_id, err);
+}
+
 static void remove_files(struct jobcore *jc, struct expired *ex, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -122,6 +139,7 @@ static void remove_files(struct jobcore *jc, struct expired *ex, size_t n)
 		if (job_run_dir(jc, ex[i].run_id, &dir) == 0)
 			fsutil_rm_rf(dir);
 		free(dir);
+		forget_remote(jc, &ex[i]);
 		if (ex[i].unused_version_dir)
 			fsutil_rm_rf(ex[i].unused_version_dir);
 	}
@@ -175,6 +193,8 @@ void job_retain_pass(struct jobcore *jc)
 		jc->listener.kick_in(jc->listener.ctx, RETAIN_SOON_S);
 	for (size_t i = 0; ex && i < n; i++) {
 		free(ex[i].job);
+		free(ex[i].platform);
+		free(ex[i].remote_id);
 		free(ex[i].unused_version_dir);
 	}
 	free(ex);

@@ -29,8 +29,8 @@ static const char *const config_fields[] = {
 
 static const char *const override_fields[] = {"args", "env", "conf", NULL};
 
-static const char *const reserved_names[] = {"README", "new", "by-state",
-					     "platforms", NULL};
+static const char *const reserved_names[] = {"README",	  "new",     "by-state",
+					     "platforms", "metrics", NULL};
 
 /* Substrings of keys whose string values are secrets. */
 static const char *const secret_words[] = {

@@ -20,6 +20,7 @@ src_libjobfs_a_SOURCES = \
 	%D%/job_recover.c %D%/job_retain.c %D%/job_steps.c \
 	%D%/job_render.c %D%/job_render.h \
 	%D%/poller.c %D%/poller.h \
+	%D%/histogram.c %D%/histogram.h %D%/metrics.c %D%/metrics.h \
 	%D%/waiters.c %D%/waiters.h \
 	%D%/node.c %D%/node.h \
 	%D%/handle.c %D%/handle.h \

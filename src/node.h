@@ -22,6 +22,7 @@
 enum node_kind {
 	NODE_ROOT,
 	NODE_README,
+	NODE_METRICS,	    /* metrics: the Prometheus text exposition */
 	NODE_NEW,	    /* new/ */
 	NODE_STAGED,	    /* anything below new/ */
 	NODE_BY_STATE,	    /* by-state/ */

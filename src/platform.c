@@ -44,9 +44,10 @@ struct platform_stats {
 	pthread_mutex_t lock;
 	unsigned long requests, errors, retries;
 	double latency_ms[LATENCY_RING];
-	size_t nlatency; /* samples stored, up to LATENCY_RING */
-	size_t next;	 /* ring position of the next sample */
-	double timeout;	 /* seconds a call may take ("timeout" field) */
+	struct histogram latency; /* every call, for the metrics file */
+	size_t nlatency;	  /* samples stored, up to LATENCY_RING */
+	size_t next;		  /* ring position of the next sample */
+	double timeout; /* seconds a call may take ("timeout" field) */
 	enum health health;
 	char health_reason[256];
 	double health_since;
@@ -312,10 +313,11 @@ static void stats_record(struct platform *p, double started,
 	st->requests++;
 	st->retries += (unsigned long)c->retries;
 	st->latency_ms[st->next] = ms;
+	histogram_observe(&st->latency, ms / 1000.0);
 	st->next = (st->next + 1) % LATENCY_RING;
 	if (st->nlatency < LATENCY_RING)
 		st->nlatency++;
-	if (rc)
+	if (rc && rc != -EINPROGRESS) /* find's "not yet" is an answer */
 		st->errors++;
 	if (!is_platform_failure(rc)) {
 		st->failures_in_row = 0;
@@ -465,6 +467,19 @@ int platform_status(struct platform *p, const char *remote_id, double timeout_s,
 	return rc;
 }
 
+/*
+ * A batch call that "succeeded" while the platform failed every run it was
+ * asked about (one run, asked for alone, timed out) is a failed call for
+ * health and the breaker: the first run's error, else 0.
+ */
+static int all_runs_failed(const int *rcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_platform_failure(rcs[i]))
+			return 0;
+	return n > 0 ? rcs[0] : 0;
+}
+
 int platform_status_many(struct platform *p, const char *const *remote_ids,
 			 struct run_status *out, int *rcs, size_t n,
 			 double timeout_s, char *err, size_t errlen)
@@ -485,7 +500,8 @@ int platform_status_many(struct platform *p, const char *const *remote_ids,
 	bool refused = breaker_check(p, &c) != 0;
 	int rc = refused ? -EAGAIN
 			 : p->ops->status_many(p, &c, remote_ids, out, rcs, n);
-	call_finish(p, &c, started, rc, refused, err, errlen);
+	call_finish(p, &c, started, rc ? rc : all_runs_failed(rcs, n), refused,
+		    err, errlen);
 	return rc;
 }
 
@@ -533,6 +549,19 @@ int platform_steps(struct platform *p, const char *remote_id, double timeout_s,
 	return rc;
 }
 
+int platform_forget(struct platform *p, const char *remote_id, char *err,
+		    size_t errlen)
+{
+	if (!p->ops->forget)
+		return 0;
+	struct call c;
+	call_init(&c, 5.0);
+	int rc = p->ops->forget(p, &c, remote_id);
+	if (rc && err)
+		snprintf(err, errlen, "%s", c.err[0] ? c.err : strerror(-rc));
+	return rc;
+}
+
 void platform_status_release(struct run_status *st)
 {
 	free(st->error);
@@ -557,6 +586,23 @@ int platform_render_health(struct platform *p, char **text_out)
 			       since, st->health_reason);
 	pthread_mutex_unlock(&st->lock);
 	return n < 0 ? -ENOMEM : 0;
+}
+
+void platform_metrics_get(struct platform *p, struct platform_metrics *out)
+{
+	struct platform_stats *st = p->stats;
+	pthread_mutex_lock(&st->lock);
+	*out = (struct platform_metrics){
+	    .requests = st->requests,
+	    .errors = st->errors,
+	    .retries = st->retries,
+	    .latency = st->latency,
+	    .health = (int)st->health,
+	    .breaker_open =
+		st->health == HEALTH_DOWN && clock_mono() < st->open_until,
+	    .failures_in_row = st->failures_in_row,
+	};
+	pthread_mutex_unlock(&st->lock);
 }
 
 static int compare_double(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "histogram.h"
 #include "platform_ops.h"
 
 struct platforms;
@@ -112,11 +113,29 @@ int platform_probe(struct platform *p);
 /* Frees the strings a run_status holds and zeroes it. */
 void platform_status_release(struct run_status *st);
 
+/*
+ * Removes what the platform keeps of an ended, forgotten run (the forget
+ * op; 0 without one). Not counted in stats: it asks nothing remote.
+ */
+int platform_forget(struct platform *p, const char *remote_id, char *err,
+		    size_t errlen);
+
 /* The text of platforms/PNAME/{kind,health,stats}; caller frees *text_out. */
 int platform_render_kind(struct platform *p, char **text_out);
 int platform_render_health(struct platform *p, char **text_out);
 /* runs_waiting: runs jobfs holds back because of max_active. */
 int platform_render_stats(struct platform *p, size_t runs_active,
 			  size_t runs_waiting, char **text_out);
+
+/* A snapshot of a platform's counters, for the metrics file. */
+struct platform_metrics {
+	unsigned long requests, errors, retries;
+	struct histogram latency; /* seconds per call */
+	int health;		  /* 0 OK, 1 DEGRADED, 2 DOWN */
+	bool breaker_open;	  /* calls are refused until the cooldown */
+	int failures_in_row;
+};
+
+void platform_metrics_get(struct platform *p, struct platform_metrics *out);
 
 #endif

@@ -30,8 +30,9 @@ struct poller {
 	pthread_cond_t wake;
 	bool kicked;
 	bool stopping;
-	double next_quick; /* monotonic time of a quick pass asked for */
-	double beat;	   /* seconds between watchdog pings; 0: none */
+	double next_quick;	 /* monotonic time of a quick pass asked for */
+	double beat;		 /* seconds between watchdog pings; 0: none */
+	struct histogram passes; /* seconds per pass, under lock */
 };
 
 static void deadline_after(double seconds, struct timespec *out)
@@ -83,7 +84,11 @@ static void *poller_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (stopping)
 			return NULL;
+		double started = clock_mono();
 		job_poll(p->jc, full);
+		pthread_mutex_lock(&p->lock);
+		histogram_observe(&p->passes, clock_mono() - started);
+		pthread_mutex_unlock(&p->lock);
 		if (p->after_pass)
 			p->after_pass(p->ctx);
 		notify_watchdog();
@@ -154,4 +159,11 @@ void poller_stop(struct poller *p)
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void poller_pass_metrics(struct poller *p, struct histogram *out)
+{
+	pthread_mutex_lock(&p->lock);
+	*out = p->passes;
+	pthread_mutex_unlock(&p->lock);
 }

@@ -8,6 +8,7 @@
 #ifndef JOBFS_POLLER_H
 #define JOBFS_POLLER_H
 
+#include "histogram.h"
 #include "job.h"
 
 struct poller;
@@ -27,5 +28,8 @@ void poller_kick_in(struct poller *p, double seconds);
 
 /* Stops and joins the thread; NULL is fine. */
 void poller_stop(struct poller *p);
+
+/* The duration of every pass so far (seconds), for the metrics file. */
+void poller_pass_metrics(struct poller *p, struct histogram *out);
 
 #endif

@@ -74,6 +74,7 @@ MOUNT_TESTS = \
 	tests/fs/recovery.test \
 	tests/fs/retention.test \
 	tests/fs/limits.test \
+	tests/fs/metrics.test \
 	tests/fs/crash.test \
 	tests/fs/waiters.test \
 	tests/fs/manpage.test \

@@ -9,14 +9,17 @@ what a real cluster spreads over three servers:
     GET  /v1/submissions/status/ID     SubmissionStatusResponse
     POST /v1/submissions/kill/ID       KillSubmissionResponse
   master web UI (8080)
-    GET  /json/ (or /json)             activedrivers, completeddrivers, workers
+    GET  /json/ (or /json)             activedrivers, completeddrivers,
+                                       activeapps, completedapps, workers
   worker web UI (8081), the one worker's
     GET  /log?driverId=ID&logType=stdout|stderr[&offset=&byteLength=]
                                        "==== Bytes S-E of L of PATH ====\\n" + text
     GET  /logPage/?driverId=ID&logType=...   the same as an HTML page
 
 Drivers run nothing. A driver stays SUBMITTED for --submitted-s seconds,
-RUNNING for --run-s seconds, then ends; its app arguments decide how:
+RUNNING for --run-s seconds, then ends; its app arguments decide how
+(a driver that ran has an app named by spark.app.name, and its stderr
+starts with the worker's "Launch Command: ..." line):
   --fail[=TEXT]   FAILED (exit non-zero: no message, as in Spark; the
                   exception goes to stderr)
   --error[=TEXT]  ERROR with "Exception from the cluster:\\n..." as message
@@ -30,7 +33,9 @@ once, a RUNNING one --kill-delay seconds later; an ended or unknown one gets
 success:false "Driver ID has already finished or does not exist". HTTP
 status codes as in RestSubmissionServer: 400 malformed, 468 other protocol
 version, 500 server error; a JWS filter (--jws-key, base64url HS256 key)
-answers 403 to /v1/ requests without a valid "Authorization: Bearer JWS".
+answers 403 to /v1/ requests without a valid "Authorization: Bearer JWS";
+with --ui-auth (or config "ui_auth") the web UIs (/json/, /log, /logPage/)
+have that filter too (spark.ui.filters=org.apache.spark.ui.JWSFilter).
 
 Test control (never faulted, never counted), emulator.py's:
   POST /_emulator/faults   {"rate":0.3,"kinds":["500","503","429","slow",
@@ -40,7 +45,8 @@ Test control (never faulted, never counted), emulator.py's:
                            "drop" here acts after the request was handled
                            (the answer lost: the worst case for a create),
                            as "after_drop" does
-  POST /_emulator/config   {"standby":bool,"submitted_s":x,"run_s":x}
+  POST /_emulator/config   {"standby":bool,"submitted_s":x,"run_s":x,
+                            "ui_auth":bool}
   GET  /_emulator/stats    {"METHOD /path/template": count}
   GET  /_emulator/drivers  every driver created, with its request
 The chosen port is the first line of stdout.
@@ -128,7 +134,9 @@ class Driver:
     def output(self, log_type):
         st = self.state()
         if log_type == "stderr":
-            lines = ["INFO DriverWrapper: starting %s" % self.req["mainClass"]]
+            lines = [] if st == "ERROR" else self.launch_command()
+            lines.append("INFO DriverWrapper: starting %s"
+                         % self.req["mainClass"])
             if st == "FAILED":
                 lines.append('Exception in thread "main" '
                              "java.lang.RuntimeException: %s" % self.fail_text)
@@ -145,6 +153,41 @@ class Driver:
                 if a.startswith("--lines="):
                     lines += ["line %d" % i for i in range(int(a[8:]))]
         return "".join(line + "\n" for line in lines).encode()
+
+    def launch_command(self):
+        """What the worker's DriverRunner writes at the head of stderr
+        before it starts the driver: the command, each argument quoted,
+        spark properties as -D options."""
+        jar = "/opt/spark/work/%s/%s" % (
+            self.id, self.req["appResource"].rsplit("/", 1)[-1])
+        args = (["java", "-cp", "/opt/spark/conf/:/opt/spark/jars/*",
+                 "-Xmx%dM" % self.memory] +
+                ["-D%s=%s" % kv for kv in
+                 sorted(self.req["sparkProperties"].items())] +
+                ["org.apache.spark.deploy.worker.DriverWrapper",
+                 "spark://Worker@%s" % WORKER_HOST_PORT, jar,
+                 self.req["mainClass"]] + list(self.req.get("appArgs") or []))
+        return ["Launch Command: " + " ".join('"%s"' % a for a in args),
+                "=" * 40, ""]
+
+    def app_json(self):
+        """The application the driver registered once it ran (its
+        SparkContext), named by spark.app.name; None before that."""
+        st = self.state()
+        if not self.has_worker() or st == "ERROR":
+            return None
+        start, end = self.times()
+        app_state = {"RUNNING": "RUNNING", "RELAUNCHING": "RUNNING",
+                     "FINISHED": "FINISHED", "FAILED": "FINISHED",
+                     "KILLED": "KILLED"}.get(st, "UNKNOWN")
+        return {"id": "app-%s" % self.id[len("driver-"):],
+                "starttime": int(start * 1000), "name": self.name,
+                "cores": self.cores, "user": "spark",
+                "memoryperexecutor": 1024, "memoryperslave": 1024,
+                "submitdate": time.strftime(
+                    "%a %b %d %H:%M:%S UTC %Y", time.gmtime(start)),
+                "state": app_state,
+                "duration": int((min(time.time(), end) - start) * 1000)}
 
     def ui_json(self):
         return {"id": self.id, "starttime": str(int(self.created * 1000)),
@@ -260,6 +303,7 @@ class Master(emulator.State):
         self.order = []
         self.seq = 0
         self.standby = opts.standby
+        self.ui_auth = opts.ui_auth
 
     def create(self, req):
         with self.lock:
@@ -300,7 +344,8 @@ class Master(emulator.State):
             drivers = self.known()
         active = [d.ui_json() for d in drivers if d.state() in ACTIVE]
         done = [d.ui_json() for d in drivers if d.state() not in ACTIVE]
-        return active, done
+        apps = [a for a in (d.app_json() for d in drivers) if a]
+        return active, done, apps
 
 
 def template(path):
@@ -336,7 +381,7 @@ class Handler(emulator.Handler):
         return method + " " + template(path)
 
     def route(self, m, path, query, body):
-        if path.startswith("/v1/") and not self.authorized():
+        if self.filtered(path) and not self.authorized():
             self.send(403, "<html><body><h2>HTTP ERROR 403 JWT Validate "
                       "Fail</h2></body></html>", "text/html;charset=utf-8")
         elif path == "/v1/submissions/create" and m == "POST":
@@ -356,6 +401,12 @@ class Handler(emulator.Handler):
             self.log(path, query)
         else:
             self.error(400, "Missing protocol version.")
+
+    def filtered(self, path):
+        """Whether a JWS filter guards @path: the REST server's, and with
+        ui_auth the web UIs' too."""
+        ui = path in ("/json", "/json/", "/log", "/logPage", "/logPage/")
+        return path.startswith("/v1/") or (ui and self.master.ui_auth)
 
     def authorized(self):
         key = self.master.opts.jws_key
@@ -422,7 +473,7 @@ class Handler(emulator.Handler):
                              "serverSparkVersion": self.master.opts.version})
 
     def ui_json(self):
-        active, done = self.master.listing()
+        active, done, apps = self.master.listing()
         port = self.server.server_address[1]
         self.send_json(200, {
             "url": "spark://127.0.0.1:7077",
@@ -434,7 +485,8 @@ class Handler(emulator.Handler):
                          "lastheartbeat": int(time.time() * 1000)}],
             "aliveworkers": 1, "cores": 8, "coresused": 0,
             "memory": 8192, "memoryused": 0,
-            "activeapps": [], "completedapps": [],
+            "activeapps": [a for a in apps if a["state"] == "RUNNING"],
+            "completedapps": [a for a in apps if a["state"] != "RUNNING"],
             "activedrivers": active, "completeddrivers": done,
             "status": "STANDBY" if self.master.standby else "ALIVE"})
 
@@ -488,10 +540,11 @@ class Handler(emulator.Handler):
         m = self.master
         with m.lock:
             m.standby = bool(c.get("standby", m.standby))
+            m.ui_auth = bool(c.get("ui_auth", m.ui_auth))
             m.opts.submitted_s = float(c.get("submitted_s",
                                              m.opts.submitted_s))
             m.opts.run_s = float(c.get("run_s", m.opts.run_s))
-            return {"standby": m.standby}
+            return {"standby": m.standby, "ui_auth": m.ui_auth}
 
 
 def options(p):
@@ -501,6 +554,8 @@ def options(p):
     p.add_argument("--kill-delay", type=float, default=0.3)
     p.add_argument("--retained-drivers", type=int, default=200)
     p.add_argument("--jws-key", help="base64url HS256 key: require a JWS")
+    p.add_argument("--ui-auth", action="store_true",
+                   help="the web UIs need the JWS too (spark.ui.filters)")
     p.add_argument("--standby", action="store_true",
                    help="the master is not ALIVE: creates get success:false")
 

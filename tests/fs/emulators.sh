@@ -220,6 +220,35 @@ check_stale_read() {
 	check "platform back: not stale" wait_until "${5:-30}" not_stale "$name"
 }
 
+# stat_of PLATFORM KEY: the value of KEY in platforms/PLATFORM/stats.
+stat_of() {
+	rd "$MNT/platforms/$1/stats" | awk -v k="$2" '$1 == k { print $2 }'
+}
+
+# health_is PLATFORM STATE: platforms/PLATFORM/health starts with STATE.
+# shellcheck disable=SC2317 # called through wait_until
+health_is() {
+	[[ $(rd "$MNT/platforms/$1/health") == "$2 "* ]]
+}
+
+# check_dead_platform PLATFORM PID: with one run active on PLATFORM and
+# nobody reading it (only the poller asks, for that one run), the
+# platform's process PID is killed; platforms/PLATFORM/health is DOWN
+# within 30 s, after at most 3 failed requests (the breaker's count).
+check_dead_platform() {
+	local before after
+	before=$(stat_of "$1" errors)
+	kill -9 "$2"
+	check "platform dead: health DOWN with one active run" \
+		wait_until 30 health_is "$1" DOWN
+	after=$(stat_of "$1" errors)
+	check "platform dead: DOWN after $((after - before)) failed requests" \
+		test $((after - before)) -ge 1 -a $((after - before)) -le 3
+	like "$(rd "$MNT/platforms/$1/health")" \
+		'^DOWN since .*: .*(onnect|refused)' \
+		"platform dead: health says why"
+}
+
 # read_burst FILE: 50 readers read FILE 20 times each, at once.
 read_burst() {
 	local readers="" _i
