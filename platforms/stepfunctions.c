@@ -272,9 +272,10 @@ static int open_endpoint(struct sfn *s, const json_t *fields, char *err,
 	return 0;
 }
 
-static int open_creds(struct sfn *s, const json_t *fields, char *err,
+static int open_creds(struct sfn *s, const struct platform_env *env, char *err,
 		      size_t errlen)
 {
+	const json_t *fields = env->fields;
 	const char *profile;
 	struct sfn_wire_creds cr;
 	int rc = string_field(fields, "profile", &profile, err, errlen);
@@ -288,8 +289,8 @@ static int open_creds(struct sfn *s, const json_t *fields, char *err,
 				 cr.token) < 0)
 		s->token_header = NULL;
 	rc = s->userpwd && (!cr.token || s->token_header) ? 0 : -ENOMEM;
-	log_info("platform: AWS credentials from %s%s", cr.source,
-		 cr.token ? " (temporary)" : "");
+	log_info("platform \"%s\": AWS credentials from %s%s", env->name,
+		 cr.source, cr.token ? " (temporary)" : "");
 	sfn_wire_creds_release(&cr);
 	return rc;
 }
@@ -329,7 +330,7 @@ static int sfn_open(const struct platform_env *env, struct platform **out,
 	if (rc == 0)
 		rc = open_endpoint(s, env->fields, err, errlen);
 	if (rc == 0)
-		rc = open_creds(s, env->fields, err, errlen);
+		rc = open_creds(s, env, err, errlen);
 	if (rc == 0)
 		rc = sfn_wire_tag(env->state_dir, s->tag, err, errlen);
 	if (rc) {
@@ -369,11 +370,12 @@ static int check_machine(struct sfn *s, struct call *c, const char *arn,
 	    body ? sfn_call(s, c, "DescribeStateMachine", body, &a) : -ENOMEM;
 	json_decref(body);
 	const char *type = json_string_value(json_object_get(a.doc, "type"));
-	if (rc == -ENOENT)
-		rc = message_call_fail(c, -EINVAL,
-				       "no state machine \"%s\" (%s)", m->name,
-				       c->err);
-	else if (rc == 0 && type && strcmp(type, "STANDARD") != 0)
+	if (rc == -ENOENT) {
+		char why[sizeof(c->err)];
+		memcpy(why, c->err, sizeof(why));
+		rc = message_call_fail(
+		    c, -EINVAL, "no state machine \"%s\" (%s)", m->name, why);
+	} else if (rc == 0 && type && strcmp(type, "STANDARD") != 0)
 		rc = message_call_fail(
 		    c, -EINVAL,
 		    "state machine \"%s\" is %s: jobfs runs STANDARD ones "
