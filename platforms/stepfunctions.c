@@ -502,21 +502,18 @@ struct sfn_batch {
 	size_t n;
 };
 
-/* Marks the listed @exec RUNNING for the runs of @machine; the count. */
-static size_t batch_seen(struct sfn_batch *b, struct call *c,
-			 const char *machine, const json_t *exec)
+/* Reads the listed @exec into the unseen runs of @machine it is. */
+static void batch_seen(struct sfn_batch *b, struct call *c, const char *machine,
+		       const json_t *exec)
 {
 	const char *arn =
 	    json_string_value(json_object_get(exec, "executionArn"));
-	size_t seen = 0;
 	for (size_t i = 0; arn && i < b->n; i++) {
 		if (b->rcs[i] != SFN_UNSEEN || !b->machines[i] ||
 		    strcmp(b->machines[i], machine) || strcmp(b->ids[i], arn))
 			continue;
 		b->rcs[i] = sfn_wire_status(c, exec, &b->out[i]);
-		seen++;
 	}
-	return seen;
 }
 
 static size_t batch_unseen(const struct sfn_batch *b, const char *machine)
@@ -548,7 +545,10 @@ static int list_page(struct sfn *s, struct call *c, struct sfn_batch *b,
 				       "ListExecutions without \"executions\"");
 	size_t i;
 	json_t *exec;
-	json_array_foreach(execs, i, exec) batch_seen(b, c, machine, exec);
+	json_array_foreach(execs, i, exec)
+	{
+		batch_seen(b, c, machine, exec);
+	}
 	const char *next =
 	    json_string_value(json_object_get(a.doc, "nextToken"));
 	if (rc == 0 && next && *next && !(*token_out = strdup(next)))

@@ -805,9 +805,9 @@ void sfn_wire_log(const json_t *events, FILE *f)
 		    when, sizeof(when));
 		char *why =
 		    error_cause(str(details, "error"), str(details, "cause"));
-		fprintf(f, "%s %s%s%s%s%s\n", when, type ? type : "?",
-			name ? " " : "", name ? name : "", why ? " " : "",
-			why ? why : "");
+		fprintf(f, "%s %s%s%s%s%s\n", *when ? when : "-",
+			type ? type : "?", name ? " " : "", name ? name : "",
+			why ? " " : "", why ? why : "");
 		free(why);
 	}
 }
