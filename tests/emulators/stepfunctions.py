@@ -11,7 +11,9 @@ epoch seconds (numbers).
 
 Every request must be signed with SigV4 (AWS4-HMAC-SHA256) by one of the
 --credentials: the signature is computed here from the documentation
-(canonical request, string to sign, derived signing key) and compared;
+(canonical request, string to sign, derived signing key; checked at
+start-up against the "get-vanilla" case of AWS's SigV4 test suite) and
+compared;
 a wrong one gets InvalidSignatureException with the canonical request and
 string to sign AWS says it expected. Every x-amz-* header must be signed.
 Credentials with a session token need X-Amz-Security-Token; the region
@@ -81,6 +83,45 @@ def sha256(data):
 
 def hmac256(key, msg):
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def canonical_request(method, path, query, headers, signed, body):
+    """SigV4's canonical request: @headers maps a lower-case name to its
+    values, @signed lists the signed names (sorted, lower case)."""
+    lines = ["%s:%s\n" % (h, ",".join(" ".join(v.split())
+                                      for v in headers.get(h, [])))
+             for h in signed]
+    q = "&".join("%s=%s" % kv for kv in sorted(query.items()))
+    return "\n".join([method, path or "/", q, "".join(lines),
+                      ";".join(signed), sha256(body)])
+
+
+def string_to_sign(amz_date, scope, creq):
+    return "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                      sha256(creq.encode())])
+
+
+def signature(secret, scope, sts):
+    """HMAC-SHA256 of @sts with the key derived from @secret for @scope
+    ("DAY/REGION/SERVICE/aws4_request")."""
+    day, region, service, _ = scope.split("/")
+    k = hmac256(("AWS4" + secret).encode(), day)
+    k = hmac256(hmac256(hmac256(k, region), service), "aws4_request")
+    return hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def self_test():
+    """The "get-vanilla" case of AWS's SigV4 test suite: the signing
+    above must give the signature the documentation gives."""
+    scope = "20150830/us-east-1/service/aws4_request"
+    creq = canonical_request(
+        "GET", "/", {}, {"host": ["example.amazonaws.com"],
+                         "x-amz-date": ["20150830T123600Z"]},
+        ["host", "x-amz-date"], b"")
+    got = signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", scope,
+                    string_to_sign("20150830T123600Z", scope, creq))
+    if got != "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31":
+        raise SystemExit("stepfunctions.py: SigV4 self-test failed")
 
 
 class Execution:
@@ -286,16 +327,6 @@ class Handler(emulator.Handler):
 
     # ---- SigV4
 
-    def canonical_request(self, path, query, signed, body):
-        lines = []
-        for h in signed:
-            values = self.headers.get_all(h) or []
-            value = ",".join(" ".join(v.split()) for v in values)
-            lines.append("%s:%s\n" % (h, value))
-        q = "&".join("%s=%s" % kv for kv in sorted(query.items()))
-        return "\n".join([self.command, path or "/", q, "".join(lines),
-                          ";".join(signed), sha256(body)])
-
     def check_signature(self, path, query, body):
         auth = self.headers.get("Authorization")
         if not auth:
@@ -309,7 +340,7 @@ class Handler(emulator.Handler):
                            "Authorization header requires 'Credential', "
                            "'Signature' and 'SignedHeaders' parameters. "
                            "Authorization=" + auth.split(" ")[0], ns=CORAL)
-        cred, signed, signature = m.group(1), m.group(2).split(";"), m.group(3)
+        cred, signed, given = m.group(1), m.group(2).split(";"), m.group(3)
         key_id, _, scope = cred.partition("/")
         if key_id not in self.emu.keys:
             raise AwsError("UnrecognizedClientException", "The security "
@@ -319,14 +350,14 @@ class Handler(emulator.Handler):
         self.check_scope(scope, signed)
         self.check_token(token)
         amz_date = self.headers.get("X-Amz-Date")
-        creq = self.canonical_request(path, query, signed, body)
-        sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, sha256(
-            creq.encode())])
-        day, region, service, _ = scope.split("/")
-        k = hmac256(("AWS4" + secret).encode(), day)
-        k = hmac256(hmac256(hmac256(k, region), service), "aws4_request")
-        want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(want, signature):
+        headers = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        creq = canonical_request(self.command, path, query, headers, signed,
+                                 body)
+        sts = string_to_sign(amz_date, scope, creq)
+        want = signature(secret, scope, sts)
+        if not hmac.compare_digest(want, given):
             raise AwsError(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the "
@@ -590,4 +621,5 @@ def add_options(ap):
 
 
 if __name__ == "__main__":
+    self_test()
     raise SystemExit(emulator.main(Handler, State, __doc__, add_options))
