@@ -29,9 +29,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "message.h"
 #include "fsutil.h"
@@ -55,9 +57,17 @@ struct sfn {
 	struct http *http;
 	char *endpoint; /* "https://states.REGION.amazonaws.com/" */
 	char *region;
-	char sigv4[80];	    /* "aws:amz:REGION:states" */
+	char sigv4[80]; /* "aws:amz:REGION:states" */
+	/*
+	 * The credentials, under lock: a credentials file that changes (a
+	 * refresh of temporary credentials) is read again before a call.
+	 */
+	pthread_mutex_t lock;
 	char *userpwd;	    /* "KEY_ID:SECRET" (secret) */
 	char *token_header; /* "X-Amz-Security-Token: ..." (secret), or NULL */
+	char *profile;	    /* the "profile" field, or NULL */
+	char creds_file[4096];	     /* where they came from, "" the env */
+	struct timespec creds_mtime; /* of creds_file when it was read */
 	int max_retries;
 	char tag[SFN_WIRE_TAG_LEN + 1];
 };
@@ -70,6 +80,83 @@ static struct sfn *sfn_from(struct platform *p)
 {
 	assert(p && p->ops == &stepfunctions_platform);
 	return (struct sfn *)p;
+}
+
+/* ---- credentials ---- */
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Makes @cr the credentials of the calls to come. */
+static int creds_set(struct sfn *s, const struct sfn_wire_creds *cr,
+		     const struct timespec *mtime)
+{
+	char *userpwd = NULL, *token = NULL;
+	if (asprintf(&userpwd, "%s:%s", cr->key_id, cr->secret) < 0)
+		userpwd = NULL;
+	if (cr->token &&
+	    asprintf(&token, "X-Amz-Security-Token: %s", cr->token) < 0)
+		token = NULL;
+	int rc = userpwd && (!cr->token || token) ? 0 : -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		char *old_userpwd = s->userpwd, *old_token = s->token_header;
+		s->userpwd = userpwd;
+		s->token_header = token;
+		userpwd = old_userpwd;
+		token = old_token;
+		snprintf(s->creds_file, sizeof(s->creds_file), "%s", cr->file);
+		s->creds_mtime = *mtime;
+	}
+	pthread_mutex_unlock(&s->lock);
+	secret_free(userpwd);
+	secret_free(token);
+	return rc;
+}
+
+/* Reads the credentials file again when it changed since it was read. */
+static void creds_refresh(struct sfn *s)
+{
+	char file[sizeof(s->creds_file)];
+	struct timespec seen;
+	pthread_mutex_lock(&s->lock);
+	memcpy(file, s->creds_file, sizeof(file));
+	seen = s->creds_mtime;
+	pthread_mutex_unlock(&s->lock);
+	struct stat st;
+	if (!*file || stat(file, &st) < 0 || same_time(&st.st_mtim, &seen))
+		return;
+	struct sfn_wire_creds cr;
+	char err[512];
+	int rc = sfn_wire_creds_load(s->profile, &cr, err, sizeof(err));
+	int set = rc ? rc : creds_set(s, &cr, &st.st_mtim);
+	if (set == 0)
+		log_info("platform \"%s\": AWS credentials read again from %s",
+			 s->base.name, cr.source);
+	else
+		log_warn("platform \"%s\": keeping the AWS credentials: %s",
+			 s->base.name, set == -ENOMEM ? "out of memory" : err);
+	if (set) { /* not again before the file changes again */
+		pthread_mutex_lock(&s->lock);
+		s->creds_mtime = st.st_mtim;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (rc == 0)
+		sfn_wire_creds_release(&cr);
+}
+
+/* Copies of the credentials for one call (secrets: secret_free()). */
+static int creds_borrow(struct sfn *s, char **userpwd_out, char **token_out)
+{
+	creds_refresh(s);
+	pthread_mutex_lock(&s->lock);
+	*userpwd_out = strdup(s->userpwd);
+	*token_out = s->token_header ? strdup(s->token_header) : NULL;
+	bool ok = *userpwd_out && (!s->token_header || *token_out);
+	pthread_mutex_unlock(&s->lock);
+	return ok ? 0 : -ENOMEM;
 }
 
 /* ---- requests ---- */
@@ -108,24 +195,23 @@ static int parse_answer(struct sfn *s, struct call *c,
 static int sfn_call(struct sfn *s, struct call *c, const char *op,
 		    const json_t *body, struct sfn_answer *a)
 {
-	char target[96];
+	char target[96], *userpwd = NULL, *token = NULL;
 	snprintf(target, sizeof(target), SFN_TARGET "%s", op);
-	const char *headers[] = {SFN_CONTENT_TYPE, target, s->token_header,
-				 NULL};
-	char *text = json_dumps(body, JSON_COMPACT);
 	memset(a, 0, sizeof(*a));
+	int rc = creds_borrow(s, &userpwd, &token);
+	const char *headers[] = {SFN_CONTENT_TYPE, target, token, NULL};
+	char *text = rc ? NULL : json_dumps(body, JSON_COMPACT);
 	if (!text)
-		return message_call_fail(c, -ENOMEM, "%s: out of memory", op);
+		rc = message_call_fail(c, -ENOMEM, "%s: out of memory", op);
 	struct http_request req = {.method = "POST",
 				   .url = s->endpoint,
 				   .headers = headers,
 				   .body = text,
-				   .body_len = strlen(text),
-				   .userpwd = s->userpwd,
+				   .body_len = text ? strlen(text) : 0,
+				   .userpwd = userpwd,
 				   .aws_sigv4 = s->sigv4,
 				   .idempotent = true};
-	int rc;
-	for (int tries = 0;; tries++) {
+	for (int tries = 0; rc == 0; tries++) {
 		struct http_response r;
 		rc = http_do(s->http, c, &req, &r);
 		if (rc == 0) {
@@ -135,8 +221,11 @@ static int sfn_call(struct sfn *s, struct call *c, const char *op,
 		if (rc != -EPROTO || tries >= s->max_retries)
 			break;
 		c->retries++;
+		rc = 0;
 	}
 	free(text);
+	secret_free(userpwd);
+	secret_free(token);
 	return rc;
 }
 
@@ -275,20 +364,19 @@ static int open_endpoint(struct sfn *s, const json_t *fields, char *err,
 static int open_creds(struct sfn *s, const struct platform_env *env, char *err,
 		      size_t errlen)
 {
-	const json_t *fields = env->fields;
 	const char *profile;
 	struct sfn_wire_creds cr;
-	int rc = string_field(fields, "profile", &profile, err, errlen);
+	struct stat st = {0};
+	int rc = string_field(env->fields, "profile", &profile, err, errlen);
+	if (rc == 0 && profile && !(s->profile = strdup(profile)))
+		rc = -ENOMEM;
 	if (rc == 0)
 		rc = sfn_wire_creds_load(profile, &cr, err, errlen);
 	if (rc)
 		return rc == -ENOENT || rc == -EACCES ? -EINVAL : rc;
-	if (asprintf(&s->userpwd, "%s:%s", cr.key_id, cr.secret) < 0)
-		s->userpwd = NULL;
-	if (cr.token && asprintf(&s->token_header, "X-Amz-Security-Token: %s",
-				 cr.token) < 0)
-		s->token_header = NULL;
-	rc = s->userpwd && (!cr.token || s->token_header) ? 0 : -ENOMEM;
+	if (*cr.file && stat(cr.file, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	rc = creds_set(s, &cr, &st.st_mtim);
 	log_info("platform \"%s\": AWS credentials from %s%s", env->name,
 		 cr.source, cr.token ? " (temporary)" : "");
 	sfn_wire_creds_release(&cr);
@@ -302,6 +390,8 @@ static void sfn_free(struct sfn *s)
 	free(s->region);
 	secret_free(s->userpwd);
 	secret_free(s->token_header);
+	free(s->profile);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -319,6 +409,7 @@ static int sfn_open(const struct platform_env *env, struct platform **out,
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &stepfunctions_platform;
+	pthread_mutex_init(&s->lock, NULL);
 	s->max_retries = hs.max_retries;
 	hs.error_text = sfn_wire_error_text;
 	hs.is_throttled = sfn_wire_is_throttled;

@@ -201,6 +201,7 @@ static int creds_file(const char *profile, struct sfn_wire_creds *out,
 	secret_free(text);
 	snprintf(out->source, sizeof(out->source), "profile \"%s\" of \"%s\"",
 		 profile, path);
+	snprintf(out->file, sizeof(out->file), "%s", path);
 	return rc;
 }
 

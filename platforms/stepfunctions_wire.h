@@ -29,6 +29,7 @@ struct sfn_wire_creds {
 	char *secret;
 	char *token;	  /* NULL for long-term credentials */
 	char source[300]; /* where they came from, for messages */
+	char file[4096];  /* the credentials file they came from, or "" */
 };
 
 /*
