@@ -417,7 +417,10 @@ static void setup(struct http *h, CURL *e, const struct http_request *req,
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->s.ca_file);
 	if (h->s.unix_socket)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->s.unix_socket);
-	if (req->userpwd) {
+	if (req->userpwd && req->aws_sigv4) {
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+		curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
+	} else if (req->userpwd) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
 	}
@@ -487,12 +490,21 @@ static void sleep_seconds(double secs)
 		;
 }
 
+/* Whether an answer that came is a throttled one (settings.is_throttled). */
+static bool is_throttled(const struct http *h, const struct http_response *r)
+{
+	return h->s.is_throttled && r->status >= 400 &&
+	       h->s.is_throttled(r->status, r->body ? r->body : "",
+				 r->body ? r->body_len : 0);
+}
+
 /* Whether to try again after retry number @retry (0..), sleeping first. */
 static bool wait_to_retry(struct http *h, struct call *c, int retry,
 			  CURLcode code, struct http_xfer *x, unsigned *seed)
 {
-	if (retry >= h->s.max_retries ||
-	    !http_should_retry((int)code, x->resp->status))
+	bool again = http_should_retry((int)code, x->resp->status) ||
+		     (code == CURLE_OK && is_throttled(h, x->resp));
+	if (retry >= h->s.max_retries || !again)
 		return false;
 	double rand01 = (double)rand_r(seed) / ((double)RAND_MAX + 1);
 	double delay = http_backoff(&h->s, retry, x->resp->retry_after, rand01);
@@ -625,7 +637,7 @@ int http_check_status(const struct http *h, struct call *c,
 	if (rc < 0)
 		status_error(h, c, r->status, r->body ? r->body : "",
 			     r->body ? r->body_len : 0);
-	return rc;
+	return rc < 0 && is_throttled(h, r) ? -EAGAIN : rc;
 }
 
 static int json_headers(const char *const *headers, bool has_body,

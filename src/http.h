@@ -41,6 +41,13 @@ struct http_settings {
 	 */
 	int (*error_text)(const char *body, size_t len, char *out,
 			  size_t outlen);
+	/*
+	 * May be NULL. Whether an error answer that the generic policy does
+	 * not repeat (a 4xx) says the service is throttling all the same, as
+	 * AWS's ThrottlingException in a 400 does: it is then retried like a
+	 * 429, and http_check_status() gives -EAGAIN for it.
+	 */
+	bool (*is_throttled)(long status, const char *body, size_t len);
 };
 
 /* Reads "timeout", "connect_timeout", "retries", "ca_file" from @fields. */
@@ -58,7 +65,13 @@ struct http_request {
 	const void *body;	    /* or NULL */
 	size_t body_len;
 	const char *userpwd; /* basic auth "user:password", or NULL */
-	bool idempotent;     /* may be retried */
+	/*
+	 * NULL, or libcurl's CURLOPT_AWS_SIGV4 parameter
+	 * ("aws:amz:REGION:SERVICE"): libcurl then signs the request with
+	 * AWS Signature Version 4, @userpwd being "ACCESS_KEY_ID:SECRET".
+	 */
+	const char *aws_sigv4;
+	bool idempotent; /* may be retried */
 };
 
 struct http_response {
@@ -93,7 +106,8 @@ int http_status_errno(long status);
  * line of it. The message is what the settings' error_text finds, else
  * the generic shapes: {"message"}, RFC 7807's {"detail"}, OAuth's
  * {"error_description"}, {"error": {"message"}}, {"error": "..."}, else a
- * plain-text body (not an HTML page).
+ * plain-text body (not an HTML page). A throttled answer (the settings'
+ * is_throttled) gives -EAGAIN whatever its status.
  */
 int http_check_status(const struct http *h, struct call *c,
 		      const struct http_response *r);

@@ -23,11 +23,12 @@
 #include "ratelimit.h"
 #include "slurm.h"
 #include "spark.h"
+#include "stepfunctions.h"
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform, &livy_platform,  &synapse_platform,
-    &spark_platform, &slurm_platform,
+    &spark_platform, &slurm_platform, &stepfunctions_platform,
 };
 
 #define LATENCY_RING	  1024

@@ -263,6 +263,52 @@ START_TEST(idempotent_calls_are_retried)
 }
 END_TEST
 
+/* A service that says "slow down" in a 400 (as AWS's ThrottlingException). */
+static bool says_flaky(long status, const char *body, size_t len)
+{
+	return status == 400 && len > 0 && strstr(body, "flaky") != NULL;
+}
+
+START_TEST(throttled_answers_are_retried_like_429)
+{
+	struct http_settings s = {.name = "test",
+				  .connect_timeout = 1,
+				  .timeout = 2,
+				  .max_retries = 3,
+				  .backoff_base = 0.01,
+				  .backoff_max = 0.05,
+				  .is_throttled = says_flaky};
+	struct http *h;
+	ck_assert_int_eq(http_new(&s, &h), 0);
+	struct call c = call_in(5);
+	json_t *doc;
+	ck_assert_int_eq(http_json(h, &c, "POST",
+				   url("/flaky/t1?fail=2&code=400"), NULL, NULL,
+				   true, NULL, &doc),
+			 0);
+	ck_assert_int_eq(c.retries, 2);
+	json_decref(doc);
+	/* given up: transient (-EAGAIN), not a rejected request (-EINVAL) */
+	c = call_in(5);
+	ck_assert_int_eq(http_json(h, &c, "POST",
+				   url("/flaky/t2?fail=99&code=400"), NULL,
+				   NULL, true, NULL, NULL),
+			 -EAGAIN);
+	ck_assert_int_eq(c.retries, 3);
+	ck_assert_str_eq(c.err, "HTTP 400: flaky 4");
+	http_free(h);
+	/* without is_throttled a 400 is final */
+	h = client(2, 3);
+	c = call_in(5);
+	ck_assert_int_eq(http_json(h, &c, "POST",
+				   url("/flaky/t3?fail=1&code=400"), NULL, NULL,
+				   true, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(c.retries, 0);
+	http_free(h);
+}
+END_TEST
+
 START_TEST(other_calls_are_sent_once)
 {
 	struct http *h = client(2, 4);
@@ -692,6 +738,7 @@ int main(void)
 	tcase_add_test(tc, status_errors_carry_the_message);
 	tcase_add_test(tc, error_text_reads_the_platform_shape);
 	tcase_add_test(tc, idempotent_calls_are_retried);
+	tcase_add_test(tc, throttled_answers_are_retried_like_429);
 	tcase_add_test(tc, other_calls_are_sent_once);
 	tcase_add_test(tc, retries_give_up_with_the_last_answer);
 	tcase_add_test(tc, retry_after_is_honoured);

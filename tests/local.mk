@@ -25,7 +25,8 @@ UNIT_TESTS = \
 	tests/check_job \
 	tests/check_job_restart \
 	tests/check_fs_tables \
-	tests/check_ratelimit
+	tests/check_ratelimit \
+	tests/check_stepfunctions
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -64,6 +65,8 @@ tests_check_fs_tables_CFLAGS = $(TEST_CFLAGS)
 tests_check_fs_tables_LDADD = $(TEST_LDADD)
 tests_check_ratelimit_CFLAGS = $(TEST_CFLAGS)
 tests_check_ratelimit_LDADD = $(TEST_LDADD)
+tests_check_stepfunctions_CFLAGS = $(TEST_CFLAGS)
+tests_check_stepfunctions_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
@@ -82,6 +85,7 @@ MOUNT_TESTS = \
 	tests/fs/spark.test \
 	tests/fs/livy.test \
 	tests/fs/synapse.test \
+	tests/fs/stepfunctions.test \
 	tests/fs/install.test \
 	tests/fs/systemd.test
 
@@ -91,7 +95,7 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
 	tests/emulators/spark.py tests/emulators/livy.py \
-	tests/emulators/emulator.py \
+	tests/emulators/emulator.py tests/emulators/stepfunctions.py \
 	tests/services/slurm/start tests/services/slurm/stop \
 	tests/services/slurm/slurm.conf.in
 # included by every Check program
