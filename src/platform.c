@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "fsutil.h"
+#include "databricks.h"
 #include "livy.h"
 #include "local.h"
 #include "log.h"
@@ -25,8 +26,8 @@
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
-    &local_platform, &livy_platform,  &synapse_platform,
-    &spark_platform, &slurm_platform,
+    &local_platform,	  &livy_platform,  &synapse_platform,
+    &databricks_platform, &spark_platform, &slurm_platform,
 };
 
 #define LATENCY_RING	  1024
