@@ -64,6 +64,7 @@ MOUNT_TESTS = \
 	tests/fs/spark.test \
 	tests/fs/livy.test \
 	tests/fs/synapse.test \
+	tests/fs/databricks.test \
 	tests/fs/install.test \
 	tests/fs/systemd.test
 
@@ -73,7 +74,7 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
 	tests/emulators/spark.py tests/emulators/livy.py \
-	tests/emulators/emulator.py \
+	tests/emulators/emulator.py tests/emulators/databricks.py \
 	tests/services/slurm/start tests/services/slurm/stop \
 	tests/services/slurm/slurm.conf.in
 # included by every Check program
