@@ -48,7 +48,6 @@
 #include "log.h"
 #include "secret.h"
 
-#define DBX_TOKEN_MAX	64	 /* idempotency_token length limit */
 #define DBX_LIST_LIMIT	25	 /* runs per runs/list page */
 #define DBX_BLOCK	786432	 /* DBFS block read: 1 MiB of base64 */
 #define DBX_IMPORT_MAX	10485760 /* workspace/import content limit */
@@ -75,22 +74,6 @@ struct dbx {
 	char *oauth_token;    /* secret, or NULL */
 	double oauth_refresh; /* clock_mono() after which it is fetched */
 };
-
-static const char *const dbx_fields[] = {"kind",
-					 "host",
-					 "api_version",
-					 "token_env",
-					 "token_file",
-					 "client_id",
-					 "client_secret_env",
-					 "client_secret_file",
-					 "workspace_id",
-					 "upload",
-					 "timeout",
-					 "connect_timeout",
-					 "retries",
-					 "ca_file",
-					 NULL};
 
 static struct dbx *dbx_from(struct platform *p)
 {
@@ -381,9 +364,7 @@ static int put_volume(struct dbx_upload_ctx *u, const char *local,
 	if (map == MAP_FAILED)
 		return message_call_fail(u->c, -errno, "cannot map \"%s\"",
 					 local);
-	char *esc = http_escape(dest), *url = NULL;
-	for (char *p = esc; p && (p = strstr(p, "%2F"));)
-		memmove(p + 1, p + 3, strlen(p + 3) + 1), *p = '/';
+	char *esc = dbx_wire_escape_path(dest), *url = NULL;
 	struct dbx_headers h;
 	int rc = headers_init(u->d, u->c,
 			      "Content-Type: application/octet-stream", &h);
@@ -597,28 +578,6 @@ static int upload_bundle(struct dbx_upload_ctx *u)
 
 /* ---- open and close ---- */
 
-static int check_fields(const json_t *fields, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)fields, key, value)
-	{
-		size_t i = 0;
-		while (dbx_fields[i] && strcmp(dbx_fields[i], key) != 0)
-			i++;
-		if (dbx_fields[i])
-			continue;
-		int n =
-		    snprintf(err, errlen,
-			     "unknown field \"%s\"\ndatabricks takes:", key);
-		for (i = 0; dbx_fields[i] && n > 0 && (size_t)n < errlen; i++)
-			n += snprintf(err + n, errlen - (size_t)n, " %s",
-				      dbx_fields[i]);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int open_host(struct dbx *d, const json_t *f, char *err, size_t len)
 {
 	const char *host = json_string_value(json_object_get(f, "host"));
@@ -736,7 +695,7 @@ static int dbx_open(const struct platform_env *env, struct platform **out,
 		    char *err, size_t errlen)
 {
 	struct http_settings hs;
-	int rc = check_fields(env->fields, err, errlen);
+	int rc = dbx_wire_check_fields(env->fields, err, errlen);
 	if (rc == 0)
 		rc = http_settings_from_json(env->fields, env->name, &hs, err,
 					     errlen);
@@ -792,35 +751,14 @@ static int dbx_validate(struct platform *p, struct call *c,
 	return rc;
 }
 
-/* "RUN_KEY[.aN]@TAG", at most 64 characters (a long key is hashed). */
-static void run_token(const struct dbx *d, const struct run_spec *run,
-		      char *buf, size_t len)
-{
-	char key[512];
-	if (run->attempt > 1)
-		snprintf(key, sizeof(key), "%s.a%d", run->run_key,
-			 run->attempt);
-	else
-		snprintf(key, sizeof(key), "%s", run->run_key);
-	if (strlen(key) + 1 + LIVY_WIRE_TAG_LEN <= DBX_TOKEN_MAX) {
-		snprintf(buf, len, "%s@%s", key, d->tag);
-		return;
-	}
-	unsigned long long h = 14695981039346656037ULL; /* FNV-1a */
-	for (const char *s = key; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	snprintf(buf, len, "%.*s~%016llx@%s",
-		 DBX_TOKEN_MAX - 18 - LIVY_WIRE_TAG_LEN, key, h, d->tag);
-}
-
 static int dbx_submit(struct platform *p, struct call *c,
 		      const struct run_spec *run, char **remote_id_out)
 {
 	struct dbx *d = dbx_from(p);
-	char token[DBX_TOKEN_MAX + 1], *folder = NULL;
+	char token[DBX_WIRE_TOKEN_MAX + 1], *folder = NULL;
 	json_t *body = NULL, *doc = NULL;
 	int rc = dbx_validate(p, c, run);
-	run_token(d, run, token, sizeof(token));
+	dbx_wire_token(run, d->tag, token, sizeof(token));
 	if (rc == 0 && d->upload &&
 	    !(folder = url_printf("%s/%s", d->upload_path, token)))
 		rc = -ENOMEM;
@@ -857,8 +795,8 @@ static int dbx_find(struct platform *p, struct call *c,
 		    const struct run_spec *run, char **remote_id_out)
 {
 	struct dbx *d = dbx_from(p);
-	char token[DBX_TOKEN_MAX + 1];
-	run_token(d, run, token, sizeof(token));
+	char token[DBX_WIRE_TOKEN_MAX + 1];
+	dbx_wire_token(run, d->tag, token, sizeof(token));
 	struct name_find f = {.name = token, .id = -1};
 	int rc = list_walk(d, c, false, name_visit, &f);
 	if (rc == 0 && f.id < 0)

@@ -15,6 +15,7 @@
 #include "message.h"
 #include "databricks_wire.h"
 #include "fsutil.h"
+#include "http.h"
 
 #define DBX_ERROR_MAX 400 /* characters of a failure line */
 #define DBX_COUNT(a)  (sizeof(a) / sizeof((a)[0]))
@@ -539,5 +540,91 @@ char *dbx_wire_base64(const void *data, size_t len)
 	}
 	if (out)
 		*o = '\0';
+	return out;
+}
+
+static const char *const dbx_fields[] = {"kind",
+					 "host",
+					 "api_version",
+					 "token_env",
+					 "token_file",
+					 "client_id",
+					 "client_secret_env",
+					 "client_secret_file",
+					 "workspace_id",
+					 "upload",
+					 "timeout",
+					 "connect_timeout",
+					 "retries",
+					 "ca_file",
+					 NULL};
+
+int dbx_wire_check_fields(const json_t *fields, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)fields, key, value)
+	{
+		size_t i = 0;
+		while (dbx_fields[i] && strcmp(dbx_fields[i], key) != 0)
+			i++;
+		if (dbx_fields[i])
+			continue;
+		int n =
+		    snprintf(err, errlen,
+			     "unknown field \"%s\"\ndatabricks takes:", key);
+		for (i = 0; dbx_fields[i] && n > 0 && (size_t)n < errlen; i++)
+			n += snprintf(err + n, errlen - (size_t)n, " %s",
+				      dbx_fields[i]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void dbx_wire_token(const struct run_spec *run, const char *tag, char *buf,
+		    size_t len)
+{
+	char key[512];
+	size_t taglen = strlen(tag);
+	if (run->attempt > 1)
+		snprintf(key, sizeof(key), "%s.a%d", run->run_key,
+			 run->attempt);
+	else
+		snprintf(key, sizeof(key), "%s", run->run_key);
+	if (strlen(key) + 1 + taglen <= DBX_WIRE_TOKEN_MAX) {
+		snprintf(buf, len, "%s@%s", key, tag);
+		return;
+	}
+	unsigned long long h = 14695981039346656037ULL; /* FNV-1a */
+	for (const char *s = key; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	snprintf(buf, len, "%.*s~%016llx@%s",
+		 (int)(DBX_WIRE_TOKEN_MAX - 18 - taglen), key, h, tag);
+}
+
+char *dbx_wire_escape_path(const char *path)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	bool ok = true;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		char *seg = strndup(p, n);
+		char *esc = seg ? http_escape(seg) : NULL;
+		ok = ok && esc;
+		fputs(esc ? esc : "", f);
+		free(seg);
+		free(esc);
+		p += n;
+		if (*p == '/')
+			fputc(*p++, f);
+	}
+	if (fclose(f) || !ok) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }

@@ -77,4 +77,20 @@ int dbx_wire_error_text(const char *body, size_t len, char *out, size_t outlen);
 /* Base64 of @len bytes (a new string), or NULL. */
 char *dbx_wire_base64(const void *data, size_t len);
 
+/* Checks the platform's config fields: -EINVAL naming an unknown one. */
+int dbx_wire_check_fields(const json_t *fields, char *err, size_t errlen);
+
+#define DBX_WIRE_TOKEN_MAX 64 /* idempotency_token length limit */
+
+/*
+ * The run's idempotency token and run name, "RUN_KEY[.aN]@TAG" (".aN" for
+ * attempt N > 1), at most DBX_WIRE_TOKEN_MAX characters: a longer key is
+ * cut and a hash of it added. @len > DBX_WIRE_TOKEN_MAX.
+ */
+void dbx_wire_token(const struct run_spec *run, const char *tag, char *buf,
+		    size_t len);
+
+/* "/a b/c" -> "/a%20b/c": each segment escaped (a new string), or NULL. */
+char *dbx_wire_escape_path(const char *path);
+
 #endif
