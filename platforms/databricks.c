@@ -48,7 +48,7 @@
 #include "log.h"
 #include "secret.h"
 
-#define DBX_LIST_LIMIT	25	 /* runs per runs/list page */
+#define DBX_LIST_LIMIT	24 /* runs/list: "greater than 0 and less than 25" */
 #define DBX_BLOCK	786432	 /* DBFS block read: 1 MiB of base64 */
 #define DBX_IMPORT_MAX	10485760 /* workspace/import content limit */
 #define DBX_TOKEN_EARLY 300.0	 /* seconds before expiry to refresh */
@@ -900,8 +900,15 @@ static int dbx_fetch(struct platform *p, struct call *c, const char *remote_id,
 	if (rc == 0)
 		rc = dbx_wire_status(run, c, &st);
 	free(st.error);
-	if (rc == 0)
+	long long task;
+	struct call tc = {0};
+	bool has_task = rc == 0 && dbx_wire_task_run_id(run, &tc, &task) == 0;
+	if (rc == 0 && has_task)
 		rc = get_output(d, c, run, &output);
+	else if (rc == 0) /* e.g. skipped before its task was made */
+		output = json_pack("{s:s}", "logs",
+				   "[databricks: the run has no task, so no "
+				   "output]");
 	if (rc == 0)
 		rc = dbx_wire_write_output(output, output_dir,
 					   state_is_terminal(st.state));

@@ -309,6 +309,7 @@ class Handler(emulator.Handler):
             ok = token is not None and \
                 self.emu.tokens.get(token, 0) > time.time()
         if not ok:
+            self.emu.count("401 refused")  # a token used past its expiry
             raise ApiError(401, "UNAUTHENTICATED",
                            "Credential was not sent or was of an "
                            "unsupported type for this API.")
