@@ -170,7 +170,7 @@ START_TEST(tokens)
 	ck_assert_str_eq(buf, "etl.42.a3@0badf00d");
 	char longkey[200];
 	memset(longkey, 'x', sizeof(longkey) - 3);
-	strcpy(longkey + sizeof(longkey) - 3, ".1");
+	memcpy(longkey + sizeof(longkey) - 3, ".1", 3);
 	run = (struct run_spec){.run_key = longkey, .attempt = 1};
 	dbx_wire_token(&run, "0badf00d", buf, sizeof(buf));
 	ck_assert_uint_eq(strlen(buf), DBX_WIRE_TOKEN_MAX);
