@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "message.h"
@@ -54,8 +55,6 @@
 #define DBX_TOKEN_EARLY 300.0	 /* seconds before expiry to refresh */
 #define DBX_DEFAULT_API "2.2"
 #define DBX_OAUTH_SCOPE "all-apis"
-
-enum dbx_upload { DBX_UP_NONE, DBX_UP_VOLUME, DBX_UP_WORKSPACE, DBX_UP_DBFS };
 
 struct dbx {
 	struct platform base;
@@ -458,8 +457,8 @@ static int dbfs_blocks(struct dbx_upload_ctx *u, int fd, json_t *handle)
 	return rc;
 }
 
-static int put_dbfs(struct dbx_upload_ctx *u, const char *local,
-		    const char *dest)
+static int put_dbfs_once(struct dbx_upload_ctx *u, const char *local,
+			 const char *dest)
 {
 	json_t *doc = NULL;
 	int fd = open(local, O_RDONLY | O_CLOEXEC);
@@ -476,10 +475,44 @@ static int put_dbfs(struct dbx_upload_ctx *u, const char *local,
 	if (rc == 0)
 		rc = dbfs_blocks(u, fd, handle);
 	if (rc == 0)
-		rc = post_api(u, "dbfs/close",
-			      json_pack("{s:O}", "handle", handle), true, NULL);
+		rc =
+		    post_api(u, "dbfs/close",
+			     json_pack("{s:O}", "handle", handle), false, NULL);
 	close(fd);
 	json_decref(doc);
+	return rc;
+}
+
+/* Whether a failed DBFS call may be repaired by starting the file over. */
+static bool is_transient(int rc)
+{
+	return rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNRESET ||
+	       rc == -EPROTO || rc == -EAGAIN || rc == -ECONNREFUSED;
+}
+
+/*
+ * add-block and close are sent once (a repeated block would be written
+ * twice, a repeated close finds its handle gone): after a failure the
+ * file starts over with a new handle (create overwrites).
+ */
+static int put_dbfs(struct dbx_upload_ctx *u, const char *local,
+		    const char *dest)
+{
+	int rc = put_dbfs_once(u, local, dest);
+	for (int n = 0; is_transient(rc) && n < u->d->max_retries; n++) {
+		double delay = 0.25 * (double)(1 << (n < 4 ? n : 4));
+		if (u->c->deadline > 0 &&
+		    clock_mono() + delay + 1 >= u->c->deadline)
+			break;
+		struct timespec ts = {
+		    .tv_sec = (time_t)delay,
+		    .tv_nsec = (long)((delay - (double)(time_t)delay) * 1e9)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		u->c->retries++;
+		u->c->err[0] = '\0';
+		rc = put_dbfs_once(u, local, dest);
+	}
 	return rc;
 }
 
@@ -646,37 +679,6 @@ static int open_auth(struct dbx *d, const json_t *f, char *err, size_t len)
 	return rc;
 }
 
-static int open_upload(struct dbx *d, const json_t *f, char *err, size_t len)
-{
-	static const char *const kinds[] = {"volume", "workspace", "dbfs"};
-	const json_t *up = json_object_get(f, "upload");
-	if (!up)
-		return 0;
-	const char *kind = json_string_value(json_object_get(up, "kind"));
-	const char *path = json_string_value(json_object_get(up, "path"));
-	size_t k = 0;
-	while (kind && k < 3 && strcmp(kinds[k], kind))
-		k++;
-	if (!json_is_object(up) || !kind || k == 3)
-		return message_fail(err, len, -EINVAL,
-				    "field \"upload.kind\": \"volume\", "
-				    "\"workspace\" or \"dbfs\"");
-	if (path && k == 2 && strncmp(path, "dbfs:", 5) == 0)
-		path += 5;
-	if (!path || path[0] != '/' || json_object_size(up) != 2 ||
-	    (k == 0 && strncmp(path, "/Volumes/", 9)))
-		return message_fail(
-		    err, len, -EINVAL,
-		    "field \"upload.path\": an absolute path (a volume's "
-		    "starts /Volumes/CATALOG/SCHEMA/VOLUME)");
-	d->upload = (enum dbx_upload)(k + 1);
-	size_t n = strlen(path);
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	d->upload_path = strndup(path, n);
-	return d->upload_path ? 0 : -ENOMEM;
-}
-
 static void dbx_free(struct dbx *d)
 {
 	http_free(d->http);
@@ -717,7 +719,8 @@ static int dbx_open(const struct platform_env *env, struct platform **out,
 	if (rc == 0)
 		rc = open_auth(d, env->fields, err, errlen);
 	if (rc == 0)
-		rc = open_upload(d, env->fields, err, errlen);
+		rc = dbx_wire_upload(env->fields, &d->upload, &d->upload_path,
+				     err, errlen);
 	if (rc == 0)
 		rc = livy_wire_tag(env->state_dir, d->tag, err, errlen);
 	if (rc) {

@@ -628,3 +628,37 @@ char *dbx_wire_escape_path(const char *path)
 	}
 	return out;
 }
+
+int dbx_wire_upload(const json_t *f, enum dbx_upload *kind_out, char **path_out,
+		    char *err, size_t len)
+{
+	static const char *const kinds[] = {"volume", "workspace", "dbfs"};
+	const json_t *up = json_object_get(f, "upload");
+	*kind_out = DBX_UP_NONE;
+	*path_out = NULL;
+	if (!up)
+		return 0;
+	const char *kind = json_string_value(json_object_get(up, "kind"));
+	const char *path = json_string_value(json_object_get(up, "path"));
+	size_t k = 0;
+	while (kind && k < 3 && strcmp(kinds[k], kind))
+		k++;
+	if (!json_is_object(up) || !kind || k == 3)
+		return message_fail(err, len, -EINVAL,
+				    "field \"upload.kind\": \"volume\", "
+				    "\"workspace\" or \"dbfs\"");
+	if (path && k == 2 && strncmp(path, "dbfs:", 5) == 0)
+		path += 5;
+	if (!path || path[0] != '/' || json_object_size(up) != 2 ||
+	    (k == 0 && strncmp(path, "/Volumes/", 9)))
+		return message_fail(
+		    err, len, -EINVAL,
+		    "field \"upload.path\": an absolute path (a volume's "
+		    "starts /Volumes/CATALOG/SCHEMA/VOLUME)");
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	*path_out = strndup(path, n);
+	*kind_out = (enum dbx_upload)(k + 1);
+	return *path_out ? 0 : -ENOMEM;
+}

@@ -93,4 +93,15 @@ void dbx_wire_token(const struct run_spec *run, const char *tag, char *buf,
 /* "/a b/c" -> "/a%20b/c": each segment escaped (a new string), or NULL. */
 char *dbx_wire_escape_path(const char *path);
 
+/* Where a run's files go ("upload.kind"). */
+enum dbx_upload { DBX_UP_NONE, DBX_UP_VOLUME, DBX_UP_WORKSPACE, DBX_UP_DBFS };
+
+/*
+ * The "upload" field of the platform config: its kind and its path (a new
+ * string, "/..." without "dbfs:" or a trailing slash), DBX_UP_NONE and
+ * NULL without one. -EINVAL with @err naming the field.
+ */
+int dbx_wire_upload(const json_t *fields, enum dbx_upload *kind_out,
+		    char **path_out, char *err, size_t errlen);
+
 #endif

@@ -288,6 +288,30 @@ START_TEST(fields_and_paths)
 	ck_assert_int_eq(dbx_wire_check_fields(f, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "unknown field \"hots\""));
 	json_decref(f);
+	enum dbx_upload kind;
+	char *path = NULL;
+	f = parse("{\"upload\": {\"kind\": \"dbfs\", \"path\": "
+		  "\"dbfs:/jobfs/\"}}");
+	ck_assert_int_eq(dbx_wire_upload(f, &kind, &path, err, sizeof(err)), 0);
+	ck_assert_int_eq(kind, DBX_UP_DBFS);
+	ck_assert_str_eq(path, "/jobfs");
+	free(path);
+	json_decref(f);
+	f = parse("{\"upload\": {\"kind\": \"volume\", \"path\": "
+		  "\"/tmp/x\"}}");
+	ck_assert_int_eq(dbx_wire_upload(f, &kind, &path, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "field \"upload.path\""));
+	json_decref(f);
+	f = parse("{\"upload\": {\"kind\": \"s3\", \"path\": \"/x\"}}");
+	ck_assert_int_eq(dbx_wire_upload(f, &kind, &path, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "field \"upload.kind\""));
+	json_decref(f);
+	f = parse("{}");
+	ck_assert_int_eq(dbx_wire_upload(f, &kind, &path, err, sizeof(err)), 0);
+	ck_assert_int_eq(kind, DBX_UP_NONE);
+	json_decref(f);
 	char *p = dbx_wire_escape_path("/Volumes/a b/c#d/e.py");
 	ck_assert_str_eq(p, "/Volumes/a%20b/c%23d/e.py");
 	free(p);
