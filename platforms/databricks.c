@@ -52,6 +52,7 @@
 #define DBX_LIST_LIMIT	24 /* runs/list: "greater than 0 and less than 25" */
 #define DBX_BLOCK	786432	 /* DBFS block read: 1 MiB of base64 */
 #define DBX_IMPORT_MAX	10485760 /* workspace/import content limit */
+#define DBX_TOKEN_LIFE	3600.0	 /* seconds, when expires_in is missing */
 #define DBX_TOKEN_EARLY 300.0	 /* seconds before expiry to refresh */
 #define DBX_DEFAULT_API "2.2"
 #define DBX_OAUTH_SCOPE "all-apis"
@@ -117,10 +118,14 @@ static int oauth_fetch(struct dbx *d, struct call *c)
 		return rc;
 	rc = http_check_status(d->http, c, &r);
 	json_t *doc = rc ? NULL : json_loadb(r.body, r.body_len, 0, NULL);
+	if (rc == 0) /* the answer holds the token */
+		memset(r.body, 0, r.body_len);
 	http_response_release(&r);
 	const char *tok =
 	    json_string_value(json_object_get(doc, "access_token"));
 	double life = json_number_value(json_object_get(doc, "expires_in"));
+	if (life <= 0) /* not said: Databricks' tokens live an hour */
+		life = DBX_TOKEN_LIFE;
 	if (rc == 0 && !tok)
 		rc = message_call_fail(c, -EPROTO,
 				       "OAuth answer without access_token");
@@ -135,9 +140,12 @@ static int oauth_fetch(struct dbx *d, struct call *c)
 	if (doc && tok) /* wipe the copy jansson holds */
 		memset((char *)tok, 0, strlen(tok));
 	json_decref(doc);
-	if (rc == -EACCES || rc == -EINVAL)
+	if (rc == -EACCES || rc == -EINVAL) {
+		char why[sizeof(c->err)];
+		memcpy(why, c->err, sizeof(why));
 		rc = message_call_fail(c, -EACCES, "OAuth token refused: %s",
-				       c->err);
+				       why);
+	}
 	return rc;
 }
 
