@@ -8,4 +8,6 @@ PLATFORM_SOURCES = \
 	%D%/livy.c %D%/livy.h %D%/livy_wire.c %D%/livy_wire.h \
 	%D%/spark.c %D%/spark.h %D%/spark_find.c %D%/spark_find.h \
 	%D%/stepfunctions.c %D%/stepfunctions.h \
-	%D%/stepfunctions_wire.c %D%/stepfunctions_wire.h
+	%D%/stepfunctions_wire.c %D%/stepfunctions_wire.h \
+	%D%/databricks.c %D%/databricks.h \
+	%D%/databricks_wire.c %D%/databricks_wire.h
