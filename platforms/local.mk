@@ -6,4 +6,7 @@ PLATFORM_SOURCES = \
 	%D%/local_supervisor.c %D%/local_spawn.c \
 	%D%/slurm.c %D%/slurm.h %D%/slurm_wire.c %D%/slurm_wire.h \
 	%D%/livy.c %D%/livy.h %D%/livy_wire.c %D%/livy_wire.h \
-	%D%/spark.c %D%/spark.h
+	%D%/spark.c %D%/spark.h \
+	%D%/kubeconfig.c %D%/kubeconfig.h \
+	%D%/kubernetes.c %D%/kubernetes.h \
+	%D%/kubernetes_wire.c %D%/kubernetes_wire.h

@@ -32,6 +32,15 @@ struct http_settings {
 	double backoff_base;	 /* seconds; default 0.2 */
 	double backoff_max;	 /* seconds; default 10 */
 	const char *ca_file;	 /* NULL: the system's CA store */
+	/*
+	 * May be NULL. PEM text kept in memory only (a kubeconfig's
+	 * *-data): the CA (instead of ca_file), and a client certificate
+	 * with its key for TLS client authentication. Copied; the key is
+	 * wiped when the client is freed.
+	 */
+	const char *ca_pem;
+	const char *cert_pem;
+	const char *key_pem;
 	const char *unix_socket; /* NULL: TCP */
 	/*
 	 * May be NULL. The message of an error answer in the shape of the

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "fsutil.h"
+#include "kubernetes.h"
 #include "livy.h"
 #include "local.h"
 #include "log.h"
@@ -27,6 +28,7 @@
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform, &livy_platform,  &synapse_platform,
     &spark_platform, &slurm_platform,
+    &kubernetes_platform,
 };
 
 #define LATENCY_RING	  1024
