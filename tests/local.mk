@@ -62,6 +62,7 @@ MOUNT_TESTS = \
 	tests/fs/manpage.test \
 	tests/fs/slurm.test \
 	tests/fs/spark.test \
+	tests/fs/kubernetes.test \
 	tests/fs/livy.test \
 	tests/fs/synapse.test \
 	tests/fs/install.test \
@@ -73,6 +74,7 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/httptest.py tests/emulators/aad.py \
 	tests/emulators/webhdfs.py tests/emulators/adls.py \
 	tests/emulators/spark.py tests/emulators/livy.py \
+	tests/emulators/kubernetes.py \
 	tests/emulators/emulator.py \
 	tests/services/slurm/start tests/services/slurm/stop \
 	tests/services/slurm/slurm.conf.in
