@@ -66,7 +66,8 @@ static const char *map_str(struct kc_doc *d, const yaml_node_t *map,
 static yaml_node_t *named(struct kc_doc *d, const char *list, const char *what,
 			  const char *name)
 {
-	yaml_node_t *seq = map_get(d, yaml_document_get_root_node(&d->doc), list);
+	yaml_node_t *seq =
+	    map_get(d, yaml_document_get_root_node(&d->doc), list);
 	if (!seq || seq->type != YAML_SEQUENCE_NODE)
 		return NULL;
 	for (yaml_node_item_t *i = seq->data.sequence.items.start;
@@ -215,7 +216,8 @@ static int read_context(struct kc_doc *d, const char *context,
 			struct kubeconfig *out, char *err, size_t errlen)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&d->doc);
-	const char *name = context ? context : map_str(d, root, "current-context");
+	const char *name =
+	    context ? context : map_str(d, root, "current-context");
 	if (!name)
 		return message_fail(err, errlen, -EINVAL,
 				    "kubeconfig \"%s\": no current-context\n"
@@ -225,8 +227,8 @@ static int read_context(struct kc_doc *d, const char *context,
 	const char *cluster = map_str(d, ctx, "cluster");
 	const char *user = map_str(d, ctx, "user");
 	const char *ns = map_str(d, ctx, "namespace");
-	yaml_node_t *cl = cluster ? named(d, "clusters", "cluster", cluster)
-				  : NULL;
+	yaml_node_t *cl =
+	    cluster ? named(d, "clusters", "cluster", cluster) : NULL;
 	if (!ctx || !cl)
 		return message_fail(err, errlen, -EINVAL,
 				    "kubeconfig \"%s\": %s \"%s\" not found",
@@ -271,8 +273,8 @@ int kubeconfig_read(const char *path, const char *context,
 	char *text = NULL;
 	memset(out, 0, sizeof(*out));
 	const char *slash = strrchr(path, '/');
-	snprintf(d.dir, sizeof(d.dir), "%.*s",
-		 slash ? (int)(slash - path) : 1, slash ? path : ".");
+	snprintf(d.dir, sizeof(d.dir), "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
 	int rc = secret_read_file(path, &text, err, errlen);
 	if (rc == 0)
 		rc = load(&d, text, strlen(text), err, errlen);

@@ -59,11 +59,13 @@ struct k8s {
 	json_t *deleted;      /* names this platform deleted: true */
 };
 
-static const char *const k8s_fields[] = {
-    "kind",	  "url",	  "namespace",		"token_env",
-    "token_file", "ca_file",	  "kubeconfig",		"context",
-    "bundle_limit", "image_pull_timeout", "timeout", "connect_timeout",
-    "retries",	  NULL};
+static const char *const k8s_fields[] = {"kind",	 "url",
+					 "namespace",	 "token_env",
+					 "token_file",	 "ca_file",
+					 "kubeconfig",	 "context",
+					 "bundle_limit", "image_pull_timeout",
+					 "timeout",	 "connect_timeout",
+					 "retries",	 NULL};
 
 static struct k8s *k8s_from(struct platform *p)
 {
@@ -138,16 +140,15 @@ static int check_fields(const json_t *fields, char *err, size_t errlen)
 					    "unknown field \"%s\"", key);
 		if (strcmp(key, "bundle_limit") && strcmp(key, "retries") &&
 		    strcmp(key, "image_pull_timeout") &&
-		    strncmp(key, "timeout", 7) && strcmp(key, "connect_timeout") &&
-		    !json_is_string(v))
+		    strncmp(key, "timeout", 7) &&
+		    strcmp(key, "connect_timeout") && !json_is_string(v))
 			return message_fail(err, errlen, -EINVAL,
 					    "field \"%s\": not a string", key);
 	}
 	return 0;
 }
 
-static int take_server(struct k8s *k, const char *url, char *err,
-		       size_t errlen)
+static int take_server(struct k8s *k, const char *url, char *err, size_t errlen)
 {
 	if (!url)
 		return message_fail(err, errlen, -EINVAL,
@@ -231,8 +232,8 @@ static int get_settings(struct k8s *k, const struct platform_env *env,
 		rc = -ENOMEM;
 	if (rc == 0 &&
 	    (size_t)snprintf(k->deleted_path, sizeof(k->deleted_path),
-			     "%s/deleted", env->state_dir) >=
-		sizeof(k->deleted_path))
+			     "%s/deleted",
+			     env->state_dir) >= sizeof(k->deleted_path))
 		rc = -ENAMETOOLONG;
 	if (rc == 0 && !(k->deleted = json_object()))
 		rc = -ENOMEM;
@@ -326,8 +327,9 @@ static int call_json(struct k8s *k, struct call *c, const char *method,
 	if (rc == 0 && out && !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		rc = message_call_fail(c, -EPROTO, "not a JSON object from "
-						   "the API server");
+		rc = message_call_fail(c, -EPROTO,
+				       "not a JSON object from "
+				       "the API server");
 	}
 	free(url);
 	return rc;
@@ -353,17 +355,19 @@ static int list_all(struct k8s *k, struct call *c, const char *api,
 		free(cont);
 		cont = NULL;
 		rc = rc ? rc
-			: call_json(k, c, "GET", url_of(k, api, kind, NULL, tail),
-				    NULL, &status, &page);
+			: call_json(k, c, "GET",
+				    url_of(k, api, kind, NULL, tail), NULL,
+				    &status, &page);
 		if (rc && status == 410 && restarts++ == 0) {
 			rc = json_array_clear(json_object_get(all, "items"));
 			continue;
 		}
-		if (rc == 0 && json_array_extend(json_object_get(all, "items"),
-						 json_object_get(page, "items")))
+		if (rc == 0 &&
+		    json_array_extend(json_object_get(all, "items"),
+				      json_object_get(page, "items")))
 			rc = -ENOMEM;
-		const char *next = field_str(
-		    json_object_get(page, "metadata"), "continue");
+		const char *next =
+		    field_str(json_object_get(page, "metadata"), "continue");
 		if (rc == 0 && next && *next && !(cont = http_escape(next)))
 			rc = -ENOMEM;
 		json_decref(page);
@@ -379,8 +383,9 @@ static int list_all(struct k8s *k, struct call *c, const char *api,
 static int get_job(struct k8s *k, struct call *c, const char *name,
 		   json_t **out)
 {
-	return call_json(k, c, "GET", url_of(k, "apis/batch/v1", "jobs", name, NULL),
-			 NULL, NULL, out);
+	return call_json(k, c, "GET",
+			 url_of(k, "apis/batch/v1", "jobs", name, NULL), NULL,
+			 NULL, out);
 }
 
 static int pods_of(struct k8s *k, struct call *c, const char *name,
@@ -438,8 +443,8 @@ static int make_configmap(struct k8s *k, struct call *c,
 	int rc = k8s_wire_configmap(run, job, uid, &cm, c->err, sizeof(c->err));
 	if (rc == 0)
 		rc = call_json(k, c, "POST",
-			       url_of(k, "api/v1", "configmaps", NULL, NULL), cm,
-			       &status, NULL);
+			       url_of(k, "api/v1", "configmaps", NULL, NULL),
+			       cm, &status, NULL);
 	if (rc && status == 409) {
 		c->err[0] = '\0';
 		rc = 0;
@@ -453,10 +458,11 @@ static int create_job(struct k8s *k, struct call *c, const struct run_spec *run,
 {
 	json_t *body = k8s_wire_job(run, job), *made = NULL;
 	long status = 0;
-	int rc = body ? call_json(k, c, "POST",
-				  url_of(k, "apis/batch/v1", "jobs", NULL, NULL),
-				  body, &status, &made)
-		      : -ENOMEM;
+	int rc = body
+		     ? call_json(k, c, "POST",
+				 url_of(k, "apis/batch/v1", "jobs", NULL, NULL),
+				 body, &status, &made)
+		     : -ENOMEM;
 	json_decref(body);
 	if (rc && status == 409) /* AlreadyExists: made by a lost answer */
 		return take_existing(k, c, run, job->name, uid);
@@ -543,8 +549,8 @@ static int job_status(struct k8s *k, const struct call *c, const json_t *job,
 {
 	const char *name = field_str(json_object_get(job, "metadata"), "name");
 	const json_t *pod = k8s_wire_pod_of(pods, name ? name : "");
-	int rc = k8s_wire_status(job, pod, (double)time(NULL), k->pull_timeout,
-				 out);
+	int rc =
+	    k8s_wire_status(job, pod, (double)time(NULL), k->pull_timeout, out);
 	const char *ps = out->platform_state;
 	if (rc == 0 && out->state == RUN_FAILED &&
 	    (!strcmp(ps, "ErrImagePull") || !strcmp(ps, "ImagePullBackOff")))
@@ -575,7 +581,8 @@ static const json_t *job_named(const json_t *jobs, const char *name)
 	size_t i;
 	json_array_foreach(json_object_get(jobs, "items"), i, j)
 	{
-		const char *n = field_str(json_object_get(j, "metadata"), "name");
+		const char *n =
+		    field_str(json_object_get(j, "metadata"), "name");
 		if (n && strcmp(n, name) == 0)
 			return j;
 	}
@@ -610,7 +617,8 @@ static int write_output(const char *dir, const char *text, size_t len)
 	char path[PATH_MAX];
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, i ? "log" : "result");
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 i ? "log" : "result");
 		rc = fsutil_write_atomic(path, text ? text : "", len, 0644);
 	}
 	return rc;

@@ -23,9 +23,13 @@
 #define K8S_EXEC     0755 /* mode of the bundle's files in the pod */
 #define K8S_FILE_MAX (64L << 20)
 
-static const char *const k8s_conf_fields[] = {
-    "image",	      "command",      "resources", "serviceAccountName",
-    "backoffLimit", "ttlSecondsAfterFinished", NULL};
+static const char *const k8s_conf_fields[] = {"image",
+					      "command",
+					      "resources",
+					      "serviceAccountName",
+					      "backoffLimit",
+					      "ttlSecondsAfterFinished",
+					      NULL};
 
 static const char *field_str(const json_t *o, const char *field)
 {
@@ -104,8 +108,8 @@ static bool is_label_value(const char *s)
 	    !isalnum((unsigned char)s[n - 1]))
 		return false;
 	for (; *s; s++)
-		if (!isascii(*s) || !(isalnum((unsigned char)*s) ||
-				      strchr("_.-", *s)))
+		if (!isascii(*s) ||
+		    !(isalnum((unsigned char)*s) || strchr("_.-", *s)))
 			return false;
 	return true;
 }
@@ -162,10 +166,11 @@ static int parse_conf(const json_t *conf, struct k8s_job *job, char *err,
 	if (json_object_get(conf, "serviceAccountName") && !job->account)
 		return message_fail(err, errlen, -EINVAL,
 				    "conf.serviceAccountName must be a string");
-	int rc = conf_long(conf, "backoffLimit", &job->backoff_limit, err,
-			   errlen);
-	return rc ? rc : conf_long(conf, "ttlSecondsAfterFinished", &job->ttl,
-				   err, errlen);
+	int rc =
+	    conf_long(conf, "backoffLimit", &job->backoff_limit, err, errlen);
+	return rc ? rc
+		  : conf_long(conf, "ttlSecondsAfterFinished", &job->ttl, err,
+			      errlen);
 }
 
 /* Appends the regular files under @dir/@rel to @files, sorted per dir. */
@@ -247,8 +252,7 @@ void k8s_wire_job_release(struct k8s_job *job)
 /* ---- the Job ---- */
 
 /* conf.command, else how the bundle's entry point runs, else NULL. */
-static json_t *command_of(const struct run_spec *run,
-			  const struct k8s_job *job)
+static json_t *command_of(const struct run_spec *run, const struct k8s_job *job)
 {
 	const char *ep = run->entry_point;
 	char path[PATH_MAX];
@@ -284,12 +288,11 @@ static json_t *env_of(const json_t *env)
 
 static json_t *container(const struct run_spec *run, const struct k8s_job *job)
 {
-	json_t *c = json_pack("{s:s, s:s, s:o, s:o}", "name", K8S_CONTAINER,
-			      "image", job->image, "args",
-			      json_is_array(run->args)
-				  ? json_deep_copy(run->args)
-				  : json_array(),
-			      "env", env_of(run->env));
+	json_t *c = json_pack(
+	    "{s:s, s:s, s:o, s:o}", "name", K8S_CONTAINER, "image", job->image,
+	    "args",
+	    json_is_array(run->args) ? json_deep_copy(run->args) : json_array(),
+	    "env", env_of(run->env));
 	json_t *cmd = command_of(run, job);
 	if (c && cmd && json_object_set_new(c, "command", cmd))
 		return json_decref(c), NULL;
@@ -314,9 +317,9 @@ static json_t *volume(const struct k8s_job *job)
 	{
 		char key[32];
 		snprintf(key, sizeof(key), "f%zu", i);
-		if (items && json_array_append_new(
-				 items, json_pack("{s:s, s:O}", "key", key,
-						  "path", f)))
+		if (items &&
+		    json_array_append_new(
+			items, json_pack("{s:s, s:O}", "key", key, "path", f)))
 			return json_decref(items), NULL;
 	}
 	return json_pack("[{s:s, s:{s:s, s:o, s:i}}]", "name", K8S_VOLUME,
@@ -343,10 +346,10 @@ json_t *k8s_wire_job(const struct run_spec *run, const struct k8s_job *job)
 	const char *label = k8s_wire_run_label(run->run_key, job->name);
 	char attempt[16];
 	snprintf(attempt, sizeof(attempt), "%d", run->attempt);
-	json_t *spec = json_pack(
-	    "{s:I, s:{s:{s:{s:s}}, s:o}}", "backoffLimit",
-	    (json_int_t)job->backoff_limit, "template", "metadata", "labels",
-	    K8S_LABEL_RUN, label, "spec", pod_spec(run, job));
+	json_t *spec = json_pack("{s:I, s:{s:{s:{s:s}}, s:o}}", "backoffLimit",
+				 (json_int_t)job->backoff_limit, "template",
+				 "metadata", "labels", K8S_LABEL_RUN, label,
+				 "spec", pod_spec(run, job));
 	if (spec && job->ttl >= 0 &&
 	    json_object_set_new(spec, "ttlSecondsAfterFinished",
 				json_integer(job->ttl)))
@@ -433,7 +436,8 @@ bool k8s_wire_is_run(const json_t *obj, const char *run_key, int attempt)
 	    json_object_get(json_object_get(obj, "metadata"), "annotations");
 	const char *key = field_str(an, K8S_ANNOT_KEY);
 	const char *att = field_str(an, K8S_ANNOT_TRY);
-	return key && att && strcmp(key, run_key) == 0 && atoi(att) == attempt;
+	return key && att && strcmp(key, run_key) == 0 &&
+	       strtol(att, NULL, 10) == attempt;
 }
 
 double k8s_wire_time(const char *s)
@@ -476,9 +480,9 @@ const json_t *k8s_wire_pod_of(const json_t *pods, const char *name)
 /* The first container's status, or NULL. */
 static const json_t *container_status(const json_t *pod)
 {
-	return json_array_get(
-	    json_object_get(json_object_get(pod, "status"), "containerStatuses"),
-	    0);
+	return json_array_get(json_object_get(json_object_get(pod, "status"),
+					      "containerStatuses"),
+			      0);
 }
 
 static int set_error(struct run_status *out, const char *fmt, const char *a,
@@ -583,8 +587,7 @@ int k8s_wire_status(const json_t *job, const json_t *pod, double now,
 	int rc = pod ? image_pull(pod, now, pull_timeout, out) : 1;
 	if (rc <= 0)
 		return rc;
-	const char *phase =
-	    field_str(json_object_get(pod, "status"), "phase");
+	const char *phase = field_str(json_object_get(pod, "status"), "phase");
 	bool active = json_integer_value(json_object_get(st, "active")) > 0;
 	if (active && (!phase || strcmp(phase, "Pending")))
 		set_state(out, RUN_RUNNING, "Active");

@@ -26,12 +26,12 @@
 /* What a job's conf asks for, borrowed from its run_spec. */
 struct k8s_job {
 	const char *image;
-	const json_t *command;	  /* array of strings, or NULL */
-	const json_t *resources;  /* object, or NULL */
-	const char *account;	  /* serviceAccountName, or NULL */
-	long backoff_limit;	  /* 0 unless given */
-	long ttl;		  /* ttlSecondsAfterFinished, -1: none */
-	bool in_configmap;	  /* the bundle ships as a ConfigMap */
+	const json_t *command;	 /* array of strings, or NULL */
+	const json_t *resources; /* object, or NULL */
+	const char *account;	 /* serviceAccountName, or NULL */
+	long backoff_limit;	 /* 0 unless given */
+	long ttl;		 /* ttlSecondsAfterFinished, -1: none */
+	bool in_configmap;	 /* the bundle ships as a ConfigMap */
 	json_t *files; /* its paths (array, owned), in key order, or NULL */
 	char name[K8S_NAME_MAX + 1]; /* the Job's (and ConfigMap's) */
 };

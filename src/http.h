@@ -32,6 +32,7 @@ struct http_settings {
 	double backoff_base;	 /* seconds; default 0.2 */
 	double backoff_max;	 /* seconds; default 10 */
 	const char *ca_file;	 /* NULL: the system's CA store */
+	const char *unix_socket; /* NULL: TCP */
 	/*
 	 * May be NULL. PEM text kept in memory only (a kubeconfig's
 	 * *-data): the CA (instead of ca_file), and a client certificate
@@ -41,7 +42,6 @@ struct http_settings {
 	const char *ca_pem;
 	const char *cert_pem;
 	const char *key_pem;
-	const char *unix_socket; /* NULL: TCP */
 	/*
 	 * May be NULL. The message of an error answer in the shape of the
 	 * service behind this client: 0 with it in @out, or -ENOENT when

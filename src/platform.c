@@ -27,8 +27,7 @@
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
     &local_platform, &livy_platform,  &synapse_platform,
-    &spark_platform, &slurm_platform,
-    &kubernetes_platform,
+    &spark_platform, &slurm_platform, &kubernetes_platform,
 };
 
 #define LATENCY_RING	  1024
