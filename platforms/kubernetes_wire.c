@@ -77,10 +77,12 @@ void k8s_wire_job_name(const char *run_key, int attempt,
 	for (const char *p = run_key; *p && n < sizeof(base) - 16; p++) {
 		char ch = (char)tolower((unsigned char)*p);
 		bool ok = isalnum((unsigned char)ch) && isascii(ch);
-		changed |= ch != *p || !ok;
+		bool dash = n > 0 && base[n - 1] != '-';
+		/* a '-' kept as it is changes nothing */
+		changed |= ch != *p || (!ok && (*p != '-' || !dash));
 		if (ok)
 			base[n++] = ch;
-		else if (n > 0 && base[n - 1] != '-')
+		else if (dash)
 			base[n++] = '-';
 	}
 	if (attempt > 1)

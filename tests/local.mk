@@ -21,7 +21,8 @@ UNIT_TESTS = \
 	tests/check_http \
 	tests/check_secret \
 	tests/check_artifact \
-	tests/check_slurm
+	tests/check_slurm \
+	tests/check_kubernetes
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -48,6 +49,8 @@ tests_check_artifact_CFLAGS = $(TEST_CFLAGS)
 tests_check_artifact_LDADD = $(TEST_LDADD)
 tests_check_slurm_CFLAGS = $(TEST_CFLAGS)
 tests_check_slurm_LDADD = $(TEST_LDADD)
+tests_check_kubernetes_CFLAGS = $(TEST_CFLAGS)
+tests_check_kubernetes_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
