@@ -345,8 +345,9 @@ static int list_all(struct k8s *k, struct call *c, const char *api,
 {
 	char *esel = http_escape(selector), *cont = NULL, tail[4096];
 	json_t *all = json_pack("{s:[]}", "items");
+	json_t *items = json_object_get(all, "items");
 	int rc = esel && all ? 0 : -ENOMEM, restarts = 0;
-	do {
+	while (rc == 0) {
 		json_t *page = NULL;
 		long status = 0;
 		snprintf(tail, sizeof(tail), "?labelSelector=%s&limit=%d%s%s",
@@ -354,24 +355,25 @@ static int list_all(struct k8s *k, struct call *c, const char *api,
 			 cont ? cont : "");
 		free(cont);
 		cont = NULL;
-		rc = rc ? rc
-			: call_json(k, c, "GET",
-				    url_of(k, api, kind, NULL, tail), NULL,
-				    &status, &page);
+		rc = call_json(k, c, "GET", url_of(k, api, kind, NULL, tail),
+			       NULL, &status, &page);
 		if (rc && status == 410 && restarts++ == 0) {
-			rc = json_array_clear(json_object_get(all, "items"));
+			c->err[0] = '\0';
+			rc = json_array_clear(items); /* from the first page */
 			continue;
 		}
 		if (rc == 0 &&
-		    json_array_extend(json_object_get(all, "items"),
-				      json_object_get(page, "items")))
+		    json_array_extend(items, json_object_get(page, "items")))
 			rc = -ENOMEM;
 		const char *next =
 		    field_str(json_object_get(page, "metadata"), "continue");
 		if (rc == 0 && next && *next && !(cont = http_escape(next)))
 			rc = -ENOMEM;
 		json_decref(page);
-	} while (rc == 0 && cont);
+		if (!cont)
+			break;
+	}
+	free(cont);
 	free(esel);
 	if (rc)
 		json_decref(all);
@@ -683,8 +685,9 @@ static int k8s_cancel(struct platform *p, struct call *c, const char *remote_id,
 	if (rc == 0 && (state_is_terminal(st.state) ||
 			!strcmp(st.platform_state, "Deleted")))
 		rc = message_call_fail(c, -EINVAL, "run already ended");
-	if (rc == 0)
-		rc = deleted_set(k, remote_id, true);
+	if (rc)
+		return rc;
+	rc = deleted_set(k, remote_id, true);
 	if (rc == 0)
 		rc = call_json(k, c, "DELETE",
 			       url_of(k, "apis/batch/v1", "jobs", remote_id,
@@ -693,7 +696,7 @@ static int k8s_cancel(struct platform *p, struct call *c, const char *remote_id,
 	json_decref(resp);
 	if (rc == -ENOENT) /* a repeat after a lost answer */
 		rc = 0;
-	if (rc == -EINVAL || rc == -EACCES)
+	if (rc == -EINVAL || rc == -EACCES) /* refused: not deleted */
 		deleted_set(k, remote_id, false);
 	if (rc == 0)
 		log_info("platform \"%s\": deleted Job \"%s\" (%s)", p->name,

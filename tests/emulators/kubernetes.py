@@ -15,10 +15,10 @@ jobfs use:
   DELETE /api/v1/namespaces/NS/configmaps/NAME
 
 Lists take labelSelector (k, !k, k=v, k==v, k!=v, comma-joined), limit
-and continue (an opaque token; with "expire_continue" set, 410 Expired as
-after a compaction). Errors are meta/v1 Status objects (404 NotFound, 409
-AlreadyExists, 422 Invalid, 401 Unauthorized, 410 Expired, 400
-BadRequest). Accept "as=Table" gets a meta.k8s.io/v1 Table, as kubectl
+and continue (an opaque token; the next "expire_continue" pages asked
+for get 410 Expired, as after a compaction). Errors are meta/v1 Status
+objects (404 NotFound, 409 AlreadyExists, 422 Invalid, 401 Unauthorized,
+410 Expired, 400 BadRequest). Accept "as=Table" gets a meta.k8s.io/v1 Table, as kubectl
 asks. With --token, every API request needs "Authorization: Bearer TOKEN";
 with --tls-cert and --tls-key it serves HTTPS.
 
@@ -42,8 +42,10 @@ until its pods are gone. ttlSecondsAfterFinished deletes ended Jobs.
 Test control (never faulted, never counted), emulator.py's and:
   POST /_emulator/config  {"unpullable": [...], "pending_s": x, "run_s": x,
                            "kill_s": x, "post_delay": x (a create is done,
-                           then its answer waits), "expire_continue": b,
+                           then its answer waits), "expire_continue": N,
                            "page_max": N (the largest page)}
+  GET  /_emulator/stats   counts per "METHOD /path/{ns}/{name}", list pages
+                          after the first as "... (continue)"
   GET  /_emulator/jobs    every Job created: {"name","key","ns","deleted",
                            "pods", "request"}
 The chosen port is the first line of stdout.
@@ -367,7 +369,7 @@ class Cluster(emulator.State):
         self.rv = 1000
         self.timing = {"unpullable": ["missing/"], "pending_s": 0.5,
                        "run_s": 1.0, "kill_s": 1.0, "post_delay": 0.0,
-                       "expire_continue": False, "page_max": 500}
+                       "expire_continue": 0, "page_max": 500}
 
     def tick(self):
         """The controllers: called under the lock before each request."""
@@ -441,7 +443,9 @@ class Handler(emulator.Handler):
             parts[i + 1] = "{ns}"
             if len(parts) > i + 3:
                 parts[i + 3] = "{name}"
-        return method + " /" + "/".join(parts)
+        # a list page after the first
+        more = " (continue)" if query.get("continue") else ""
+        return method + " /" + "/".join(parts) + more
 
     def fault_error(self, code):
         reason = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(
@@ -565,7 +569,8 @@ class Handler(emulator.Handler):
                       key=lambda o: o["metadata"]["name"])
         start = query.get("continue")
         if start:
-            if st.timing["expire_continue"]:
+            if st.timing["expire_continue"] > 0:
+                st.timing["expire_continue"] -= 1
                 raise ApiError(410, "Expired", "The provided continue "
                                "parameter is too old to display a consistent "
                                "list result. You can start a new list "
