@@ -14,6 +14,7 @@
 
 #include "check_main.h"
 #include "kubeconfig.h"
+#include "kubernetes.h"
 #include "kubernetes_wire.h"
 
 static char tmpdir[] = "/tmp/check_kubernetes.XXXXXX";
@@ -322,6 +323,58 @@ START_TEST(base64_decodes)
 }
 END_TEST
 
+/* ---- open ---- */
+
+/* kubernetes_platform.open of @text (a config object): its result. */
+static int open_with(const char *text, char *err, size_t errlen)
+{
+	json_t *fields = parse(text);
+	struct platform_env env = {
+	    .name = "k", .state_dir = tmpdir, .fields = fields};
+	struct platform *p = NULL;
+	int rc = kubernetes_platform.open(&env, &p, err, errlen);
+	if (rc == 0)
+		kubernetes_platform.close(p);
+	json_decref(fields);
+	return rc;
+}
+
+START_TEST(open_checks_its_fields)
+{
+	char err[256], text[512];
+	write_file("config", KC_HEAD, 0600);
+	snprintf(text, sizeof(text),
+		 "{\"kind\": \"kubernetes\", \"kubeconfig\": \"%s/config\","
+		 " \"context\": \"b\", \"bundle_limit\": 10}",
+		 tmpdir);
+	ck_assert_int_eq(open_with(text, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    open_with("{\"kind\": \"kubernetes\"}", err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "field \"url\": missing"));
+	ck_assert_int_eq(open_with("{\"url\": \"ftp://x\"}", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_int_eq(open_with("{\"url\": \"https://x\", \"context\": "
+				   "\"a\"}",
+				   err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "field \"context\": needs \"kubeconfig\"");
+	ck_assert_int_eq(open_with("{\"url\": \"https://x\", \"namespce\": "
+				   "\"a\"}",
+				   err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "unknown field \"namespce\"");
+	ck_assert_int_eq(open_with("{\"url\": \"https://x\", "
+				   "\"image_pull_timeout\": \"5\"}",
+				   err, sizeof(err)),
+			 -EINVAL);
+	write_file("token", "t\n", 0640);
+	snprintf(text, sizeof(text),
+		 "{\"url\": \"https://x\", \"token_file\": \"%s/token\"}",
+		 tmpdir);
+	ck_assert_int_eq(open_with(text, err, sizeof(err)), -EACCES);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kubernetes");
@@ -341,6 +394,7 @@ int main(void)
 	tcase_add_checked_fixture(kc, setup, teardown);
 	tcase_add_test(kc, kubeconfig_contexts);
 	tcase_add_test(kc, kubeconfig_refusals);
+	tcase_add_test(kc, open_checks_its_fields);
 	suite_add_tcase(s, kc);
 	return check_main_run(s);
 }
