@@ -20,7 +20,8 @@ for get 410 Expired, as after a compaction). Errors are meta/v1 Status
 objects (404 NotFound, 409 AlreadyExists, 422 Invalid, 401 Unauthorized,
 410 Expired, 400 BadRequest). Accept "as=Table" gets a meta.k8s.io/v1 Table, as kubectl
 asks. With --token, every API request needs "Authorization: Bearer TOKEN";
-with --tls-cert and --tls-key it serves HTTPS.
+with --tls-cert and --tls-key it serves HTTPS, and with --client-ca a
+client certificate that CA signed authenticates instead of the token.
 
 The job controller and kubelet are simulated on each request: a Job gets
 a pod (labels batch.kubernetes.io/job-name, job-name, controller-uid);
@@ -360,6 +361,9 @@ class Cluster(emulator.State):
         if opts.tls_cert:
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(opts.tls_cert, opts.tls_key)
+            if opts.client_ca:
+                self.tls.verify_mode = ssl.CERT_OPTIONAL
+                self.tls.load_verify_locations(opts.client_ca)
         self.jobs = {}  # (ns, name) -> Job
         self.configmaps = {}  # (ns, name) -> object
         self.cm_times = {}  # (ns, name) -> when it was made
@@ -472,7 +476,10 @@ class Handler(emulator.Handler):
 
     def route(self, method, path, query, body):
         token = getattr(self.state.opts, "token", None)
-        if token and self.headers.get("Authorization") != "Bearer " + token:
+        # a verified client certificate authenticates too
+        cert = self.request.getpeercert() if self.state.tls else None
+        if token and not cert and \
+                self.headers.get("Authorization") != "Bearer " + token:
             return self.send(401, status_body(401, "Unauthorized",
                                               "Unauthorized"))
         try:
@@ -837,6 +844,8 @@ def add_options(parser):
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM "
                         "certificate (and --tls-key)")
     parser.add_argument("--tls-key")
+    parser.add_argument("--client-ca", help="with --tls-cert: client "
+                        "certificates this CA signed authenticate as well")
 
 
 if __name__ == "__main__":
