@@ -10,4 +10,7 @@ PLATFORM_SOURCES = \
 	%D%/stepfunctions.c %D%/stepfunctions.h \
 	%D%/stepfunctions_wire.c %D%/stepfunctions_wire.h \
 	%D%/databricks.c %D%/databricks.h \
-	%D%/databricks_wire.c %D%/databricks_wire.h
+	%D%/databricks_wire.c %D%/databricks_wire.h \
+	%D%/kubeconfig.c %D%/kubeconfig.h \
+	%D%/kubernetes.c %D%/kubernetes.h \
+	%D%/kubernetes_wire.c %D%/kubernetes_wire.h

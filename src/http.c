@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "secret.h"
 
 #define HTTP_POOL_IDLE	 8	       /* idle easy handles kept */
 #define HTTP_MAX_BODY	 (256UL << 20) /* larger answers are refused */
@@ -45,6 +46,7 @@
 struct http {
 	char *name;
 	char *ca_file;
+	char *ca_pem, *cert_pem, *key_pem; /* key_pem: a secret */
 	char *unix_socket;
 	struct http_settings s; /* strings point at the copies above */
 	CURLSH *share;
@@ -237,9 +239,15 @@ int http_new(const struct http_settings *settings, struct http **out)
 	h->name =
 	    dup_or_null(settings->name ? settings->name : "http", &failed);
 	h->ca_file = dup_or_null(settings->ca_file, &failed);
+	h->ca_pem = dup_or_null(settings->ca_pem, &failed);
+	h->cert_pem = dup_or_null(settings->cert_pem, &failed);
+	h->key_pem = dup_or_null(settings->key_pem, &failed);
 	h->unix_socket = dup_or_null(settings->unix_socket, &failed);
 	h->s.name = h->name;
 	h->s.ca_file = h->ca_file;
+	h->s.ca_pem = h->ca_pem;
+	h->s.cert_pem = h->cert_pem;
+	h->s.key_pem = h->key_pem;
 	h->s.unix_socket = h->unix_socket;
 	settings_fill(&h->s);
 	if (failed || share_setup(h) < 0) {
@@ -263,6 +271,9 @@ void http_free(struct http *h)
 	pthread_mutex_destroy(&h->pool_lock);
 	free(h->name);
 	free(h->ca_file);
+	free(h->ca_pem);
+	free(h->cert_pem);
+	secret_free(h->key_pem);
 	free(h->unix_socket);
 	free(h);
 }
@@ -404,6 +415,27 @@ static void setup_method(CURL *e, const struct http_request *req)
 	}
 }
 
+/* In-memory PEM (libcurl >= 7.77 copies each blob). */
+static void set_blobs(const struct http *h, CURL *e)
+{
+	struct curl_blob b = {.flags = CURL_BLOB_COPY};
+	if (h->s.ca_pem) {
+		b.data = (void *)h->s.ca_pem;
+		b.len = strlen(h->s.ca_pem);
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (h->s.cert_pem && h->s.key_pem) {
+		b.data = (void *)h->s.cert_pem;
+		b.len = strlen(h->s.cert_pem);
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		b.data = (void *)h->s.key_pem;
+		b.len = strlen(h->s.key_pem);
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+}
+
 static void setup(struct http *h, CURL *e, const struct http_request *req,
 		  struct curl_slist *headers, struct http_xfer *x)
 {
@@ -415,6 +447,7 @@ static void setup(struct http *h, CURL *e, const struct http_request *req,
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->s.ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->s.ca_file);
+	set_blobs(h, e);
 	if (h->s.unix_socket)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->s.unix_socket);
 	if (req->userpwd && req->aws_sigv4) {

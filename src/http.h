@@ -34,6 +34,15 @@ struct http_settings {
 	const char *ca_file;	 /* NULL: the system's CA store */
 	const char *unix_socket; /* NULL: TCP */
 	/*
+	 * May be NULL. PEM text kept in memory only (a kubeconfig's
+	 * *-data): the CA (instead of ca_file), and a client certificate
+	 * with its key for TLS client authentication. Copied; the key is
+	 * wiped when the client is freed.
+	 */
+	const char *ca_pem;
+	const char *cert_pem;
+	const char *key_pem;
+	/*
 	 * May be NULL. The message of an error answer in the shape of the
 	 * service behind this client: 0 with it in @out, or -ENOENT when
 	 * @body (@len bytes, NUL-terminated) is not of that shape; then the

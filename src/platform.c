@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 
 #include "clock.h"
-#include "fsutil.h"
 #include "databricks.h"
+#include "fsutil.h"
+#include "kubernetes.h"
 #include "livy.h"
 #include "local.h"
 #include "log.h"
@@ -28,9 +29,9 @@
 
 /* The registry: the only list of platform kinds. */
 static const struct platform_ops *const platform_kinds[] = {
-    &local_platform,	  &livy_platform,  &synapse_platform,
-    &spark_platform,	  &slurm_platform, &stepfunctions_platform,
-    &databricks_platform,
+    &local_platform,	  &livy_platform,	&synapse_platform,
+    &spark_platform,	  &slurm_platform,	&stepfunctions_platform,
+    &databricks_platform, &kubernetes_platform,
 };
 
 #define LATENCY_RING	  1024

@@ -27,7 +27,8 @@ UNIT_TESTS = \
 	tests/check_fs_tables \
 	tests/check_ratelimit \
 	tests/check_stepfunctions \
-	tests/check_databricks
+	tests/check_databricks \
+	tests/check_kubernetes
 check_PROGRAMS += $(UNIT_TESTS) tests/fs/pollwait
 tests_fs_pollwait_SOURCES = tests/fs/pollwait.c
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) \
@@ -70,6 +71,8 @@ tests_check_stepfunctions_CFLAGS = $(TEST_CFLAGS)
 tests_check_stepfunctions_LDADD = $(TEST_LDADD)
 tests_check_databricks_CFLAGS = $(TEST_CFLAGS)
 tests_check_databricks_LDADD = $(TEST_LDADD)
+tests_check_kubernetes_CFLAGS = $(TEST_CFLAGS)
+tests_check_kubernetes_LDADD = $(TEST_LDADD)
 
 MOUNT_TESTS = \
 	tests/fs/deploy.test \
@@ -86,6 +89,7 @@ MOUNT_TESTS = \
 	tests/fs/manpage.test \
 	tests/fs/slurm.test \
 	tests/fs/spark.test \
+	tests/fs/kubernetes.test \
 	tests/fs/livy.test \
 	tests/fs/synapse.test \
 	tests/fs/stepfunctions.test \
@@ -101,6 +105,7 @@ EXTRA_DIST += $(MOUNT_TESTS) tests/fs/lib.sh tests/fs/emulators.sh \
 	tests/emulators/spark.py tests/emulators/livy.py \
 	tests/emulators/emulator.py tests/emulators/stepfunctions.py \
 	tests/emulators/emulator.py tests/emulators/databricks.py \
+	tests/emulators/kubernetes.py \
 	tests/services/slurm/start tests/services/slurm/stop \
 	tests/services/slurm/slurm.conf.in
 # included by every Check program
